@@ -1,0 +1,21 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from portal.api.api import api
+from portal.core import views as core_views
+from portal.notifications import views as mailbox
+
+admin.site.site_header = f"{settings.PORTAL_BRAND} portal administration"
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("", include("portal.onboarding.urls")),
+    path("accounts/", include("portal.accounts.urls")),
+    path("backoffice/", include("portal.backoffice.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("dev/mailbox/", mailbox.mailbox, name="dev_mailbox"),
+    path("dev/mailbox/<int:pk>/", mailbox.mailbox_message, name="dev_mailbox_message"),
+    path("dev/mailbox/<int:pk>/html/", mailbox.mailbox_html, name="dev_mailbox_html"),
+]

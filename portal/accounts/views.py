@@ -1,0 +1,76 @@
+import base64
+from io import BytesIO
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from portal.accounts.forms import SignInForm, TotpForm
+
+
+def _next_url(request: HttpRequest, default: str = "/") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or default
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+def sign_in(request: HttpRequest) -> HttpResponse:
+    form = SignInForm(request, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        assert form.user is not None
+        login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
+        if form.user.is_staff and settings.STAFF_REQUIRE_MFA:
+            return redirect(f"/accounts/mfa/?next={_next_url(request, '/backoffice/')}")
+        return redirect(_next_url(request, "/backoffice/" if form.user.is_staff else "/"))
+    return render(request, "accounts/sign_in.html", {"form": form, "next": _next_url(request, "")}, status=400 if form.errors else 200)
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.info(request, "You are signed out.")
+    return redirect("/")
+
+
+def _qr_svg(uri: str) -> str:
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@login_required
+def mfa(request: HttpRequest) -> HttpResponse:
+    """Second factor: enrol an authenticator app the first time, then enter its code."""
+    user = request.user
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    enrolling = device is None
+    if enrolling:
+        device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=False, defaults={"name": "Authenticator app"})
+    form = TotpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["code"].strip()):
+            if enrolling:
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            return redirect(_next_url(request, "/backoffice/" if user.is_staff else "/"))
+        form.add_error("code", "This code is not right, or it has expired: enter the code your app shows now.")
+    context = {"form": form, "enrolling": enrolling, "next": _next_url(request, "")}
+    if enrolling:
+        context.update(qr=_qr_svg(device.config_url), secret=base64.b32encode(device.bin_key).decode())
+    return render(request, "accounts/mfa.html", context, status=400 if form.errors else 200)
+
+
+def locked_out(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpResponse:
+    return render(request, "accounts/locked_out.html", status=429)

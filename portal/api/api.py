@@ -1,0 +1,41 @@
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
+
+from portal.api import requests, staff, tokens
+from portal.onboarding.pipeline import IllegalMove
+
+api = NinjaAPI(
+    title="Tenant onboarding portal API",
+    version="1",
+    description="Request a Microsoft tenant, follow it, and (for the reseller's staff) validate it. "
+    "Errors are JSON `{\"detail\": …}` with a 4xx status.",
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+api.add_router("", tokens.router)
+api.add_router("", requests.router)
+api.add_router("/staff", staff.router)
+
+
+@api.exception_handler(IllegalMove)
+def illegal_move(request, exc: IllegalMove):
+    return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc: Http404):
+    return api.create_response(request, {"detail": str(exc) or "Not found."}, status=404)
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_big(request, exc: RequestDataTooBig):
+    return api.create_response(request, {"detail": "The request body is too large (1 MB at most)."}, status=413)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request, exc: AuthenticationError):
+    detail = str(exc) if str(exc) and str(exc) != "Unauthorized" else "Sign in, or send Authorization: Bearer <token>."
+    return api.create_response(request, {"detail": detail}, status=401)

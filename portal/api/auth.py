@@ -1,0 +1,58 @@
+"""Who calls the API: a bearer token from /auth/token, or the browser session (with its CSRF token)."""
+
+from django.utils import timezone
+from ninja.errors import AuthenticationError, HttpError
+from ninja.security import HttpBearer, SessionAuth
+from ninja.utils import check_csrf
+
+from portal.accounts.models import ApiToken, User
+from portal.core.tokens import token_hash
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request, token: str) -> User | None:
+        if not token or len(token) > 200 or not token.isascii():
+            return None
+        found = (
+            ApiToken.objects.select_related("user")
+            .filter(token_hash=token_hash(token), expires_at__gt=timezone.now(), user__is_active=True)
+            .first()
+        )
+        if found is None:
+            return None
+        request.api_token = found
+        return found.user
+
+
+bearer = BearerToken()
+session = SessionAuth()
+SIGNED_IN = [bearer, session]
+
+
+def optional_user(request) -> User | None:
+    """For endpoints open to anyone: the caller if signed in; a wrong token is refused, not ignored."""
+    if request.headers.get("Authorization"):
+        user = bearer(request)
+        if user is None:
+            raise AuthenticationError(401, "This token is unknown or has expired: get a new one at /api/v1/auth/token.")
+        return user
+    if request.user.is_authenticated:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and check_csrf(request) is not None:
+            raise HttpError(403, "CSRF check failed: send the X-CSRFToken header with the session's token.")
+        return request.user
+    return None
+
+
+def require_staff(request) -> User:
+    """Staff, verified by TOTP where STAFF_REQUIRE_MFA asks it (at sign-in or when the token was issued)."""
+    from django.conf import settings
+
+    user = request.auth
+    if not user.is_staff:
+        raise HttpError(403, "This is for the reseller's staff.")
+    if settings.STAFF_REQUIRE_MFA:
+        token = getattr(request, "api_token", None)
+        verified = token.mfa_verified if token is not None else user.is_verified()
+        if not verified:
+            raise HttpError(403, "Staff must sign in with a TOTP code: ask for a token with \"otp\".")
+    return user

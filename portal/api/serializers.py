@@ -1,0 +1,72 @@
+"""Models to API dictionaries, in one place."""
+
+from portal.companies.models import Contact
+from portal.onboarding.models import TenantRequest, TimelineEntry
+from portal.onboarding.stages import Stage
+
+
+def contact_out(contact: Contact) -> dict:
+    return {
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "job_title": contact.job_title,
+    }
+
+
+def request_summary(request: TenantRequest) -> dict:
+    return {
+        "id": request.pk,
+        "stage": request.stage,
+        "stage_label": Stage(request.stage).label,
+        "stage_changed_at": request.stage_changed_at,
+        "created_at": request.created_at,
+        "company_name": request.company.legal_name,
+        "vat_number": request.company.vat_number,
+        "domain": request.domain,
+    }
+
+
+def request_out(request: TenantRequest, entries: list[TimelineEntry] | None = None) -> dict:
+    company = request.company
+    if entries is None:
+        entries = list(request.timeline.order_by("seq"))
+    return {
+        **request_summary(request),
+        "vat_check": request.vat_check,
+        "company": {
+            "legal_name": company.legal_name,
+            "vat_number": company.vat_number,
+            "registry_number": company.registry_number,
+            "address": {
+                "line1": company.address_line1,
+                "line2": company.address_line2,
+                "postal_code": company.postal_code,
+                "city": company.city,
+                "country": company.country,
+            },
+            "phone": company.phone,
+            "website": company.website,
+        },
+        "tenant": {
+            "domain_prefix": request.domain_prefix,
+            "domain": request.domain,
+            "display_name": request.display_name,
+            "country": request.tenant_country,
+        },
+        "technical_contact": contact_out(request.technical_contact),
+        "commercial_contact": contact_out(request.commercial_contact),
+        "timeline": [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "kind": e.kind,
+                "actor": e.actor_label,
+                "from_stage": e.from_stage,
+                "to_stage": e.to_stage,
+                "message": e.message,
+            }
+            for e in entries
+        ],
+    }

@@ -1,0 +1,40 @@
+"""API tokens: e-mail, password and (for staff where required) a TOTP code, in exchange for a bearer token."""
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from ninja import Router
+from ninja.errors import HttpError
+
+from portal.accounts.models import ApiToken
+from portal.api import schemas
+from portal.core.tokens import token_new
+
+router = Router(tags=["authentication"])
+
+
+@router.post("/auth/token", response={201: schemas.TokenOut, 401: schemas.Error, 429: schemas.Error}, auth=None, summary="Exchange credentials for a bearer token")
+def token(request, payload: schemas.TokenIn):
+    user = authenticate(request, email=payload.email.strip().lower(), password=payload.password)
+    if getattr(request, "axes_locked_out", False):
+        raise HttpError(429, "Too many failed sign-ins: this account is locked for a while. Try again later.")
+    if user is None or not user.is_active:
+        raise HttpError(401, "This e-mail and password do not match an account.")
+    mfa_verified = False
+    if user.is_staff and settings.STAFF_REQUIRE_MFA:
+        code = (payload.otp or "").strip()
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            raise HttpError(401, "Staff must enrol an authenticator app first: sign in once in the browser.")
+        if not code or not device.verify_token(code):
+            raise HttpError(401, "A valid TOTP code (\"otp\") is required for staff.")
+        mfa_verified = True
+    raw, hashed = token_new()
+    created = ApiToken.objects.create(
+        user=user,
+        token_hash=hashed,
+        expires_at=timezone.now() + settings.API_TOKEN_EXPIRES_AFTER,
+        mfa_verified=mfa_verified,
+    )
+    return 201, {"token": raw, "expires_at": created.expires_at}

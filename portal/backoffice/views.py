@@ -1,0 +1,99 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from portal.accounts.decorators import staff_required
+from portal.core.timefmt import duration_words
+from portal.onboarding.models import TenantRequest
+from portal.onboarding.pipeline import IllegalMove, can_move
+from portal.onboarding.selectors import request_checks, request_progress, stage_counts, staff_requests
+from portal.onboarding.services import request_ask_changes, request_reject, request_validate
+from portal.onboarding.stages import Stage
+
+PAGE_SIZE = 50
+
+
+@staff_required
+def pipeline(request: HttpRequest) -> HttpResponse:
+    """Requests by stage, oldest wait first, with how long each has waited."""
+    stage = request.GET.get("stage") or Stage.TO_VALIDATE
+    if stage not in Stage.values and stage != "all":
+        stage = Stage.TO_VALIDATE
+    query = request.GET.get("q", "").strip()
+    page = Paginator(staff_requests(stage=None if stage == "all" else stage, query=query), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    now = timezone.now()
+    rows = [(r, duration_words(now - r.stage_changed_at)) for r in page.object_list]
+    counts = stage_counts()
+    tabs = [(s.value, s.label, counts[s.value]) for s in Stage]
+    return render(
+        request,
+        "backoffice/pipeline.html",
+        {"tabs": tabs, "stage": stage, "page": page, "rows": rows, "q": query, "total": sum(counts.values())},
+    )
+
+
+@staff_required
+def request_page(request: HttpRequest, pk: int) -> HttpResponse:
+    tenant_request = get_object_or_404(
+        TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact"), pk=pk
+    )
+    entries = list(tenant_request.timeline.select_related("actor").order_by("seq"))
+    return render(
+        request,
+        "backoffice/request.html",
+        {
+            "req": tenant_request,
+            "checks": request_checks(tenant_request),
+            "steps": request_progress(tenant_request, entries),
+            "entries": entries,
+            "emails": tenant_request.emails.order_by("created_at"),
+            "can_validate": can_move(tenant_request, Stage.AWAITING_SIGNATURE),
+            "can_reject": can_move(tenant_request, Stage.REJECTED),
+            "can_ask_changes": can_move(tenant_request, Stage.CHANGES_REQUESTED),
+            "waited": duration_words(timezone.now() - tenant_request.stage_changed_at),
+        },
+    )
+
+
+def _act(request: HttpRequest, pk: int, action, success: str, **kwargs) -> HttpResponse:
+    try:
+        action(request_id=pk, by=request.user, **kwargs)
+    except IllegalMove as error:
+        messages.error(request, str(error))
+    except ValueError as error:
+        messages.error(request, str(error))
+    except TenantRequest.DoesNotExist:
+        messages.error(request, "This request does not exist.")
+        return redirect("backoffice:pipeline")
+    else:
+        messages.success(request, success)
+    return redirect("backoffice:request", pk=pk)
+
+
+@staff_required
+@require_POST
+def validate(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, request_validate, "Validated: the request now awaits the signature of the agreement.")
+
+
+@staff_required
+@require_POST
+def reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, request_reject, "Rejected: both contacts are told why.", reason=request.POST.get("reason", ""))
+
+
+@staff_required
+@require_POST
+def ask_changes(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        request_ask_changes,
+        "Changes requested: the technical contact gets a link to correct the request.",
+        message=request.POST.get("message", ""),
+    )

@@ -1,0 +1,104 @@
+"""Checks of what a company types: VAT numbers by country, phone numbers."""
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from stdnum import get_cc_module
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError as StdnumError
+
+# EU member states (VIES answers for these), by ISO code; Greece's VAT prefix is EL.
+EU_COUNTRIES = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+)
+VAT_PREFIX = {"GR": "EL"}
+_SEPARATORS = re.compile(r"[\s.\-/]")
+
+
+@dataclass(frozen=True)
+class Vat:
+    number: str  # compact, with the VAT country prefix: BE0403170701
+    registry_number: str  # the company-register number where it is derived from the VAT number
+
+    @property
+    def in_eu(self) -> bool:
+        return self.number[:2] in {VAT_PREFIX.get(c, c) for c in EU_COUNTRIES}
+
+
+def vat_normalise(raw: str, country: str) -> Vat:
+    """Validate a VAT number for the company's country; accept it with or without prefix and separators."""
+    value = _SEPARATORS.sub("", (raw or "").upper())
+    country = (country or "").upper()
+    if not value:
+        raise ValidationError("Enter the company's VAT number.", code="required")
+    if not value.isascii() or not value.isalnum():
+        raise ValidationError("A VAT number holds only letters and digits.", code="invalid")
+    prefix = VAT_PREFIX.get(country, country)
+    if value[:2].isalpha():
+        if value[:2] != prefix:
+            raise ValidationError(
+                f"This VAT number starts with {value[:2]}, but the company's country is {country}: "
+                f"a {country} number starts with {prefix}.",
+                code="country",
+            )
+        value = value[2:]
+    if country in EU_COUNTRIES:
+        module = eu_vat
+        number = prefix + value
+    else:
+        module = get_cc_module(country.lower(), "vat") if country.isalpha() and len(country) == 2 else None
+        number = value
+    if module is None:
+        if not 4 <= len(value) <= 20:
+            raise ValidationError("This VAT number is too short or too long.", code="invalid")
+        return Vat(number=prefix + value, registry_number="")
+    try:
+        compact = module.validate(number)
+    except InvalidChecksum:
+        raise ValidationError(
+            "The check digits of this VAT number do not match: please check it for a typo.", code="checksum"
+        ) from None
+    except (InvalidLength, InvalidFormat, InvalidComponent):
+        raise ValidationError(f"This is not a valid VAT number for {country}.", code="invalid") from None
+    except StdnumError:
+        raise ValidationError(f"This is not a valid VAT number for {country}.", code="invalid") from None
+    compact = compact if compact[:2].isalpha() and compact[:2] == prefix else prefix + compact
+    registry = _registry_number(compact)
+    return Vat(number=compact, registry_number=registry)
+
+
+def _registry_number(vat: str) -> str:
+    """Belgium's VAT number is the KBO/BCE enterprise number: 0403.170.701."""
+    if vat.startswith("BE"):
+        digits = vat[2:]
+        return f"{digits[:4]}.{digits[4:7]}.{digits[7:]}"
+    return ""
+
+
+def phone_normalise(raw: str, country: str) -> str:
+    """A phone number in E.164 (+3221234567); national numbers are read for the company's country."""
+    value = (raw or "").strip()
+    if not value:
+        raise ValidationError("Enter a phone number.", code="required")
+    try:
+        parsed = phonenumbers.parse(value, (country or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(
+            "This is not a phone number we can read: write it with its country code, e.g. +32 2 123 45 67.",
+            code="invalid",
+        ) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(
+            "This phone number does not exist for its country: check the country code and the digits.",
+            code="invalid",
+        )
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_display(e164: str) -> str:
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164

@@ -1,0 +1,27 @@
+from collections.abc import Sequence
+
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
+
+
+class CaptureBackend(BaseEmailBackend):
+    """Keeps every message in the database for the dev mailbox instead of sending it."""
+
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        from portal.notifications.models import CapturedEmail
+
+        for message in email_messages:
+            html = ""
+            if isinstance(message, EmailMultiAlternatives):
+                html = next((alt.content for alt in message.alternatives if alt.mimetype == "text/html"), "")
+            mime = message.message()
+            CapturedEmail.objects.create(
+                message_id=str(mime["Message-ID"] or ""),
+                from_email=message.from_email,
+                to=list(message.to),
+                subject=message.subject,
+                body_text=str(message.body),
+                body_html=str(html),
+                raw=mime.as_string(),
+            )
+        return len(email_messages)

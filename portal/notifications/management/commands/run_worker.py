@@ -1,0 +1,31 @@
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from portal.notifications.services import outbox_recover
+
+
+class Command(BaseCommand):
+    help = (
+        "Run background jobs and due timers until stopped (SIGTERM finishes the job in hand). "
+        "A thin front to the task backend's db_worker."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Run everything due now, then exit.")
+        parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls when idle.")
+        parser.add_argument("--worker-id", default=None, help="Unique id of this worker (default: random).")
+
+    def handle(self, *args, once: bool, interval: float, worker_id: str | None, verbosity: int, **options):
+        recovered = outbox_recover()
+        if recovered and verbosity:
+            self.stdout.write(f"Re-queued {recovered} e-mail(s) whose job had been lost.")
+        extra = {"worker_id": worker_id} if worker_id else {}
+        call_command(
+            "db_worker",
+            batch=once,
+            interval=interval,
+            reload=False,
+            startup_delay=not once,
+            verbosity=verbosity,
+            **extra,
+        )

@@ -1,0 +1,55 @@
+from django.db import models
+from django.utils import timezone
+
+
+class OutboundEmail(models.Model):
+    """One e-mail to send: rendered when the change that causes it commits, sent by the worker."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    request = models.ForeignKey(
+        "onboarding.TenantRequest", null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
+    )
+    template = models.CharField(max_length=60)
+    from_email = models.CharField(max_length=254)
+    to = models.JSONField(help_text="List of recipient addresses.")
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField()
+    message_id = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.template} to {', '.join(self.to)} ({self.status})"
+
+
+class CapturedEmail(models.Model):
+    """In development (DEBUG on, no EMAIL_URL) mail lands here and shows at /dev/mailbox/."""
+
+    message_id = models.CharField(max_length=200)
+    from_email = models.CharField(max_length=254)
+    to = models.JSONField()
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    raw = models.TextField()
+    captured_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-captured_at"]
+
+    def __str__(self) -> str:
+        return self.subject

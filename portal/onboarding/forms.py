@@ -1,0 +1,185 @@
+"""The tenant request form: the one set of checks, for the page, the live checks and the API."""
+
+from dataclasses import dataclass
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from portal.companies.countries import COUNTRY_CHOICES
+from portal.companies.models import Company, Contact
+from portal.companies.validation import phone_normalise, vat_normalise
+from portal.onboarding.domains import MAX_LENGTH, prefix_availability
+
+
+@dataclass(frozen=True)
+class ContactData:
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    job_title: str
+
+
+@dataclass(frozen=True)
+class RequestData:
+    legal_name: str
+    vat_number: str
+    registry_number: str
+    address_line1: str
+    address_line2: str
+    postal_code: str
+    city: str
+    country: str
+    phone: str
+    website: str
+    domain_prefix: str
+    display_name: str
+    tenant_country: str
+    technical: ContactData
+    commercial: ContactData
+
+
+CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title")
+LIVE_CHECK_TRIGGER = "change, blur"
+
+
+class TenantRequestForm(forms.Form):
+    company_legal_name = forms.CharField(label="Legal name", max_length=200)
+    company_vat_number = forms.CharField(
+        label="VAT number", max_length=30, help_text="With or without country prefix, e.g. BE0403.170.701"
+    )
+    company_address_line1 = forms.CharField(label="Street and number", max_length=200)
+    company_address_line2 = forms.CharField(label="Address line 2", max_length=200, required=False)
+    company_postal_code = forms.CharField(label="Postal code", max_length=20)
+    company_city = forms.CharField(label="City", max_length=100)
+    company_country = forms.ChoiceField(label="Country", choices=[("", "—")] + COUNTRY_CHOICES)
+    company_phone = forms.CharField(label="Phone", max_length=30)
+    company_website = forms.URLField(label="Website", required=False, assume_scheme="https")
+
+    tenant_domain_prefix = forms.CharField(
+        label="Tenant name",
+        max_length=100,
+        help_text=f"Your tenant's address: <name>.onmicrosoft.com. Letters a–z and digits, at most {MAX_LENGTH}.",
+    )
+    tenant_display_name = forms.CharField(label="Display name", max_length=100)
+    tenant_country = forms.ChoiceField(label="Tenant country", choices=[("", "—")] + COUNTRY_CHOICES)
+
+    technical_first_name = forms.CharField(label="First name", max_length=100)
+    technical_last_name = forms.CharField(label="Last name", max_length=100)
+    technical_email = forms.EmailField(label="E-mail")
+    technical_phone = forms.CharField(label="Phone", max_length=30)
+    technical_job_title = forms.CharField(label="Job title", max_length=100, required=False)
+
+    commercial_same_as_technical = forms.BooleanField(
+        label="The commercial contact is the technical contact", required=False
+    )
+    commercial_first_name = forms.CharField(label="First name", max_length=100, required=False)
+    commercial_last_name = forms.CharField(label="Last name", max_length=100, required=False)
+    commercial_email = forms.EmailField(label="E-mail", required=False)
+    commercial_phone = forms.CharField(label="Phone", max_length=30, required=False)
+    commercial_job_title = forms.CharField(
+        label="Job title", max_length=100, required=False, help_text="The commercial contact signs the agreement."
+    )
+
+    accept_terms = forms.BooleanField(
+        label="I accept the terms and conditions and confirm the information is correct",
+        error_messages={"required": "Please accept the terms to send your request."},
+    )
+
+    def __init__(self, *args, request_id: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request_id = request_id
+        check_url = reverse("onboarding:check_field")
+        for name, field in self.fields.items():
+            field.widget.attrs.update(
+                {
+                    "hx-post": check_url,
+                    "hx-trigger": "keyup changed delay:400ms, change" if name == "tenant_domain_prefix" else LIVE_CHECK_TRIGGER,
+                    "hx-target": f"#check-{name}",
+                    "hx-include": "closest form",
+                    "hx-vals": f'{{"_field": "{name}"}}',
+                    "hx-sync": "closest form:abort" if name == "tenant_domain_prefix" else "this:replace",
+                    "aria-describedby": f"check-{name}",
+                }
+            )
+        self.fields["tenant_domain_prefix"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
+
+    def clean_tenant_domain_prefix(self) -> str:
+        availability = prefix_availability(self.cleaned_data["tenant_domain_prefix"], exclude_request_id=self.request_id)
+        if not availability.available:
+            raise ValidationError(availability.reason, code="prefix")
+        return availability.prefix
+
+    def clean(self) -> dict:
+        data = super().clean()
+        country = data.get("company_country", "")
+        if country and "company_vat_number" in data:
+            try:
+                vat = vat_normalise(data["company_vat_number"], country)
+                data["company_vat_number"], data["company_registry_number"] = vat.number, vat.registry_number
+            except ValidationError as error:
+                self.add_error("company_vat_number", error)
+        if data.get("commercial_same_as_technical"):
+            for field in CONTACT_FIELDS:
+                data[f"commercial_{field}"] = data.get(f"technical_{field}", "")
+        else:
+            for field in ("first_name", "last_name", "email", "phone"):
+                if not data.get(f"commercial_{field}") and f"commercial_{field}" not in self.errors:
+                    self.add_error(f"commercial_{field}", ValidationError("This field is required.", code="required"))
+        for field in ("company_phone", "technical_phone", "commercial_phone"):
+            if data.get(field):
+                try:
+                    data[field] = phone_normalise(data[field], country)
+                except ValidationError as error:
+                    self.add_error(field, error)
+        for role in ("technical", "commercial"):
+            if data.get(f"{role}_email"):
+                data[f"{role}_email"] = data[f"{role}_email"].strip().lower()
+        return data
+
+    def to_data(self) -> RequestData:
+        d = self.cleaned_data
+
+        def contact(role: str) -> ContactData:
+            return ContactData(**{field: d.get(f"{role}_{field}", "") or "" for field in CONTACT_FIELDS})
+
+        return RequestData(
+            legal_name=d["company_legal_name"].strip(),
+            vat_number=d["company_vat_number"],
+            registry_number=d.get("company_registry_number", ""),
+            address_line1=d["company_address_line1"].strip(),
+            address_line2=d.get("company_address_line2", "").strip(),
+            postal_code=d["company_postal_code"].strip(),
+            city=d["company_city"].strip(),
+            country=d["company_country"],
+            phone=d["company_phone"],
+            website=d.get("company_website", ""),
+            domain_prefix=d["tenant_domain_prefix"],
+            display_name=d["tenant_display_name"].strip(),
+            tenant_country=d["tenant_country"],
+            technical=contact("technical"),
+            commercial=contact("commercial"),
+        )
+
+
+def initial_from_company(company: Company, *, technical: Contact | None = None, commercial: Contact | None = None) -> dict:
+    """Form values pre-filled from a company (a signed-in customer, or a request to correct)."""
+    initial = {
+        "company_legal_name": company.legal_name,
+        "company_vat_number": company.vat_number,
+        "company_address_line1": company.address_line1,
+        "company_address_line2": company.address_line2,
+        "company_postal_code": company.postal_code,
+        "company_city": company.city,
+        "company_country": company.country,
+        "company_phone": company.phone,
+        "company_website": company.website,
+        "tenant_country": company.country,
+    }
+    for role, contact in (("technical", technical), ("commercial", commercial)):
+        if contact is not None:
+            initial.update({f"{role}_{field}": getattr(contact, field) for field in CONTACT_FIELDS})
+    if technical is not None and commercial is not None and technical.pk == commercial.pk:
+        initial["commercial_same_as_technical"] = True
+    return initial

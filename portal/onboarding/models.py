@@ -1,0 +1,146 @@
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.onboarding.stages import CLOSED_STAGES, Stage
+
+
+class TenantRequest(models.Model):
+    """A company's request for a new Microsoft tenant, and where it stands."""
+
+    class VatCheck(models.TextChoices):
+        UNCONFIRMED = "unconfirmed", "Not confirmed by VIES"
+        CONFIRMED = "confirmed", "Confirmed by VIES"
+        NOT_FOUND = "not_found", "Unknown to VIES"
+        NOT_APPLICABLE = "not_applicable", "Outside the EU (no VIES)"
+
+    company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="tenant_requests")
+    technical_contact = models.ForeignKey("companies.Contact", on_delete=models.PROTECT, related_name="+")
+    commercial_contact = models.ForeignKey("companies.Contact", on_delete=models.PROTECT, related_name="+")
+    domain_prefix = models.CharField(max_length=27)
+    display_name = models.CharField(max_length=100)
+    tenant_country = models.CharField(max_length=2)
+    stage = models.CharField(max_length=24, choices=Stage.choices, default=Stage.TO_VALIDATE, db_index=True)
+    stage_changed_at = models.DateTimeField(default=timezone.now)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    terms_version = models.CharField(max_length=20)
+    terms_accepted_at = models.DateTimeField()
+    vat_check = models.CharField(max_length=16, choices=VatCheck.choices, default=VatCheck.UNCONFIRMED)
+    vat_checked_at = models.DateTimeField(null=True, blank=True)
+    vat_registered_name = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One open request per prefix, enforced by the database even under races.
+            models.UniqueConstraint(
+                fields=["domain_prefix"],
+                condition=~Q(stage__in=[s.value for s in CLOSED_STAGES]),
+                name="tenantrequest_open_prefix_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["stage", "stage_changed_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.domain_prefix}.onmicrosoft.com ({self.get_stage_display()})"
+
+    @property
+    def domain(self) -> str:
+        return f"{self.domain_prefix}.onmicrosoft.com"
+
+
+class TimelineEntry(models.Model):
+    """One event in a request's life. Append-only; each entry hashes the one before it."""
+
+    class Kind(models.TextChoices):
+        STAGE = "stage", "Stage change"
+        EMAIL = "email", "E-mail"
+        NOTE = "note", "Note"
+
+    request = models.ForeignKey(TenantRequest, on_delete=models.PROTECT, related_name="timeline")
+    seq = models.PositiveIntegerField()
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField(max_length=200, help_text="Who acted, as shown (kept if the user goes).")
+    from_stage = models.CharField(max_length=24, blank=True)
+    to_stage = models.CharField(max_length=24, blank=True)
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["request", "seq"]
+        verbose_name_plural = "timeline entries"
+        constraints = [models.UniqueConstraint(fields=["request", "seq"], name="timeline_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}#{self.seq} {self.kind} {self.message[:40]}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("Timeline entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[override]
+        raise ValueError("Timeline entries are append-only.")
+
+    def compute_hash(self) -> str:
+        payload = {
+            "request": self.request_id,
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "kind": self.kind,
+            "actor": self.actor_id,
+            "actor_label": self.actor_label,
+            "from": self.from_stage,
+            "to": self.to_stage,
+            "message": self.message,
+            "data": self.data,
+            "prev": self.prev_hash,
+        }
+        encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+
+class RequestLink(models.Model):
+    """A link e-mailed about a request: the correction link (single use) or the progress link (read only)."""
+
+    class Purpose(models.TextChoices):
+        CORRECTION = "correction", "Correct the request"
+        PROGRESS = "progress", "Follow progress"
+
+    request = models.ForeignKey(TenantRequest, on_delete=models.CASCADE, related_name="links")
+    purpose = models.CharField(max_length=12, choices=Purpose.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} link for request {self.request_id}"
+
+    def is_live(self) -> bool:
+        return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a POST carrying an Idempotency-Key, replayed for a retry of the same body."""
+
+    key = models.CharField(max_length=255, unique=True)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,53 @@
+"""The one place where a request changes stage."""
+
+from django.utils import timezone
+
+from portal.accounts.models import User
+from portal.onboarding.models import TenantRequest, TimelineEntry
+from portal.onboarding.stages import MOVES, Stage
+from portal.onboarding.timeline import timeline_append
+
+
+class IllegalMove(Exception):
+    """A move the pipeline does not allow from the request's current stage."""
+
+    def __init__(self, request: TenantRequest, to: Stage):
+        self.request = request
+        self.to = to
+        here = Stage(request.stage)
+        super().__init__(
+            f"Request #{request.pk} is {here.label}: it cannot move to {to.label}."
+            + (f" From {here.label} it can go to: {', '.join(sorted(s.label for s in MOVES[here]))}." if MOVES[here] else "")
+        )
+
+
+def can_move(request: TenantRequest, to: Stage) -> bool:
+    return to in MOVES[Stage(request.stage)]
+
+
+def move(
+    request: TenantRequest,
+    *,
+    to: Stage,
+    by: User | None,
+    why: str = "",
+    by_name: str = "",
+    data: dict | None = None,
+) -> TimelineEntry:
+    """Move a request that the caller has locked (select_for_update) and record it on the timeline."""
+    if not can_move(request, to):
+        raise IllegalMove(request, to)
+    from_stage = request.stage
+    request.stage = to
+    request.stage_changed_at = timezone.now()
+    request.save(update_fields=["stage", "stage_changed_at"])
+    return timeline_append(
+        request=request,
+        kind=TimelineEntry.Kind.STAGE,
+        actor=by,
+        actor_name=by_name,
+        from_stage=from_stage,
+        to_stage=to,
+        message=why or f"{Stage(from_stage).label} → {to.label}",
+        data=data,
+    )

@@ -1,0 +1,132 @@
+"""Reads of tenant requests, always through who is asking."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, QuerySet
+from django.http import Http404
+
+from portal.accounts.models import User
+from portal.companies.validation import vat_normalise
+from portal.onboarding.domains import prefix_availability
+from portal.onboarding.models import TenantRequest, TimelineEntry
+from portal.onboarding.stages import PROGRESS_STEPS, Stage
+
+
+def requests_visible_to(user: User) -> QuerySet[TenantRequest]:
+    """Staff see every request; a customer sees only its companies' requests."""
+    requests = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact")
+    if not user.is_authenticated:
+        return requests.none()
+    if user.is_staff:
+        return requests
+    return requests.filter(company__memberships__user=user)
+
+
+def request_get_for(*, user: User, request_id: int) -> TenantRequest:
+    """The request, or 404: another company's request is indistinguishable from a missing one."""
+    try:
+        return requests_visible_to(user).get(pk=request_id)
+    except TenantRequest.DoesNotExist:
+        raise Http404("No such request.") from None
+
+
+def stage_counts() -> dict[str, int]:
+    counts = dict(TenantRequest.objects.values_list("stage").annotate(n=Count("pk")).values_list("stage", "n"))
+    return {stage.value: counts.get(stage.value, 0) for stage in Stage}
+
+
+def staff_requests(*, stage: str | None = None, query: str = "") -> QuerySet[TenantRequest]:
+    requests = TenantRequest.objects.select_related("company", "technical_contact").order_by("stage_changed_at", "pk")
+    if stage:
+        requests = requests.filter(stage=stage)
+    if query:
+        requests = requests.filter(company__legal_name__icontains=query) | requests.filter(
+            domain_prefix__icontains=query.lower()
+        ) | requests.filter(company__vat_number__icontains=query.replace(" ", "").upper())
+    return requests
+
+
+@dataclass(frozen=True)
+class Check:
+    label: str
+    ok: bool | None  # None: could not be decided
+    detail: str
+
+
+def request_checks(request: TenantRequest) -> list[Check]:
+    """What staff look at before validating: VAT, VIES, the prefix, duplicates of the company."""
+    company = request.company
+    try:
+        vat = vat_normalise(company.vat_number, company.country)
+        vat_check = Check("VAT number", True, f"{vat.number} is well-formed for {company.country}.")
+    except Exception as error:  # a stored number that no longer passes: show why
+        vat_check = Check("VAT number", False, " ".join(getattr(error, "messages", [str(error)])))
+    vies = {
+        TenantRequest.VatCheck.CONFIRMED: True,
+        TenantRequest.VatCheck.NOT_FOUND: False,
+    }.get(request.vat_check)
+    vies_detail = request.get_vat_check_display() + (
+        f": registered as “{request.vat_registered_name}”" if request.vat_registered_name else ""
+    )
+    checks = [vat_check, Check("VIES", vies, vies_detail)]
+    if company.registry_number:
+        checks.append(Check("Registry number", True, f"KBO/BCE {company.registry_number}"))
+    if request.stage in (Stage.TO_VALIDATE, Stage.CHANGES_REQUESTED):
+        availability = prefix_availability(request.domain_prefix, exclude_request_id=request.pk)
+        checks.append(
+            Check("Tenant name", availability.available, availability.reason or f"{request.domain} is free.")
+        )
+    duplicates = (
+        TenantRequest.objects.filter(company__vat_number=company.vat_number)
+        .exclude(pk=request.pk)
+        .values_list("pk", "stage")
+    )
+    dupes = [f"#{pk} ({Stage(stage).label})" for pk, stage in duplicates]
+    checks.append(
+        Check(
+            "Other requests of this company",
+            None if dupes else True,
+            ("Same VAT number: " + ", ".join(dupes)) if dupes else "None with this VAT number.",
+        )
+    )
+    return checks
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    label: str
+    state: str  # done, current, todo
+    at: datetime | None
+
+
+def request_progress(request: TenantRequest, entries: list[TimelineEntry]) -> list[Step]:
+    """The article's steps with their dates, read from the timeline."""
+    reached: dict[str, datetime] = {"submitted": request.created_at}
+    for entry in entries:
+        if entry.kind == TimelineEntry.Kind.EMAIL and entry.data.get("template") == "request-confirmation":
+            reached.setdefault("confirmation", entry.at)
+        if entry.kind == TimelineEntry.Kind.STAGE:
+            if entry.to_stage == Stage.AWAITING_SIGNATURE:
+                reached["validation"] = entry.at
+            elif entry.to_stage == Stage.TO_VALIDATE and entry.from_stage:
+                for later in ("validation", "contract", "signed"):
+                    reached.pop(later, None)
+            elif entry.to_stage == Stage.PROVISIONING and "signed" not in reached:
+                reached["signed"] = entry.at
+            elif entry.to_stage == Stage.COMPLETED:
+                reached["provisioning"] = reached["access"] = entry.at
+        if entry.kind == TimelineEntry.Kind.EMAIL and entry.data.get("template") == "contract":
+            reached["contract"] = entry.at
+    steps, current_given = [], False
+    closed = request.stage in (Stage.REJECTED, Stage.CANCELLED)
+    for key, label in PROGRESS_STEPS:
+        if key in reached:
+            steps.append(Step(key, label, "done", reached[key]))
+        elif not current_given and not closed:
+            steps.append(Step(key, label, "current", None))
+            current_given = True
+        else:
+            steps.append(Step(key, label, "todo", None))
+    return steps

@@ -1,0 +1,290 @@
+"""What happens to a tenant request: submit, validate, reject, ask for changes, correct."""
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.accounts.models import User
+from portal.companies.models import Company, Contact, Membership
+from portal.companies.validation import EU_COUNTRIES
+from portal.core.tokens import token_hash, token_new
+from portal.notifications.services import absolute_url, email_queue
+from portal.onboarding import pipeline
+from portal.onboarding.forms import ContactData, RequestData
+from portal.onboarding.models import RequestLink, TenantRequest, TimelineEntry
+from portal.onboarding.stages import Stage
+from portal.onboarding.timeline import timeline_append
+
+
+class PrefixTaken(Exception):
+    """Another open request took the prefix between the check and the save."""
+
+
+class LinkDead(Exception):
+    """A link that was used, expired or withdrawn."""
+
+
+COMPANY_FIELDS = (
+    "legal_name", "vat_number", "registry_number", "address_line1", "address_line2",
+    "postal_code", "city", "country", "phone", "website",
+)
+
+
+def _company_apply(company: Company, data: RequestData) -> Company:
+    for field in COMPANY_FIELDS:
+        setattr(company, field, getattr(data, field))
+    company.save()
+    return company
+
+
+def _contact_upsert(company: Company, data: ContactData) -> Contact:
+    contact, _ = Contact.objects.update_or_create(
+        company=company,
+        email=data.email,
+        defaults={
+            "first_name": data.first_name,
+            "last_name": data.last_name,
+            "phone": data.phone,
+            "job_title": data.job_title,
+        },
+    )
+    return contact
+
+
+def user_company(user: User | None) -> Company | None:
+    if user is None or not user.is_authenticated or user.is_staff:
+        return None
+    membership = Membership.objects.filter(user=user).select_related("company").order_by("created_at").first()
+    return membership.company if membership else None
+
+
+def _progress_link(request: TenantRequest) -> str:
+    raw, hashed = token_new()
+    RequestLink.objects.create(
+        request=request,
+        purpose=RequestLink.Purpose.PROGRESS,
+        token_hash=hashed,
+        expires_at=timezone.now() + settings.TRACKING_LINK_EXPIRES_AFTER,
+    )
+    return absolute_url(reverse("onboarding:track", args=[raw]))
+
+
+def _email_context(request: TenantRequest, **extra) -> dict:
+    return {
+        "req": request,
+        "company": request.company,
+        "technical": request.technical_contact,
+        "commercial": request.commercial_contact,
+        **extra,
+    }
+
+
+def _confirmations_queue(request: TenantRequest, *, corrected: bool = False) -> None:
+    progress_url = _progress_link(request)
+    for contact in _contacts(request):
+        email_queue(
+            template="request-confirmation",
+            to=[contact.email],
+            request=request,
+            context=_email_context(request, recipient=contact, progress_url=progress_url, corrected=corrected),
+        )
+
+
+def _contacts(request: TenantRequest) -> list[Contact]:
+    technical, commercial = request.technical_contact, request.commercial_contact
+    return [technical] if technical.pk == commercial.pk else [technical, commercial]
+
+
+def _vat_check_queue(request: TenantRequest) -> None:
+    from portal.onboarding.tasks import check_vat
+
+    country = request.company.country
+    if country in EU_COUNTRIES:
+        if settings.VIES_URL:
+            check_vat.enqueue(request_id=request.pk, attempt=1)
+    else:
+        request.vat_check = TenantRequest.VatCheck.NOT_APPLICABLE
+        request.save(update_fields=["vat_check"])
+
+
+def request_submit(*, data: RequestData, user: User | None = None) -> TenantRequest:
+    """Store a new request at To Validate and queue both contacts' confirmations, in one transaction."""
+    try:
+        with transaction.atomic():
+            company = user_company(user) or Company()
+            _company_apply(company, data)
+            technical = _contact_upsert(company, data.technical)
+            commercial = _contact_upsert(company, data.commercial)
+            now = timezone.now()
+            request = TenantRequest.objects.create(
+                company=company,
+                technical_contact=technical,
+                commercial_contact=commercial,
+                domain_prefix=data.domain_prefix,
+                display_name=data.display_name,
+                tenant_country=data.tenant_country,
+                submitted_by=user if user is not None and user.is_authenticated else None,
+                terms_version=settings.TERMS_VERSION,
+                terms_accepted_at=now,
+                stage=Stage.TO_VALIDATE,
+                stage_changed_at=now,
+            )
+            timeline_append(
+                request=request,
+                kind=TimelineEntry.Kind.STAGE,
+                actor=request.submitted_by,
+                actor_name="" if request.submitted_by else f"{technical.full_name} <{technical.email}> (visitor)",
+                to_stage=Stage.TO_VALIDATE,
+                message=f"Request submitted for {request.domain}; terms version {settings.TERMS_VERSION} accepted.",
+            )
+            _vat_check_queue(request)
+            _confirmations_queue(request)
+    except IntegrityError as error:
+        if "prefix" in str(error).lower() or TenantRequest.objects.filter(
+            domain_prefix=data.domain_prefix
+        ).exclude(stage__in=[Stage.REJECTED, Stage.CANCELLED]).exists():
+            raise PrefixTaken(data.domain_prefix) from error
+        raise
+    return request
+
+
+def _locked(request_id: int) -> TenantRequest:
+    return TenantRequest.objects.select_for_update().select_related(
+        "company", "technical_contact", "commercial_contact"
+    ).get(pk=request_id)
+
+
+def request_validate(*, request_id: int, by: User) -> TenantRequest:
+    """Staff accept the company's information; the service agreement follows."""
+    with transaction.atomic():
+        request = _locked(request_id)
+        pipeline.move(request, to=Stage.AWAITING_SIGNATURE, by=by, why="Information validated: the contract is prepared.")
+    return request
+
+
+def request_reject(*, request_id: int, by: User, reason: str) -> TenantRequest:
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("Give the reason for the rejection: both contacts will read it.")
+    with transaction.atomic():
+        request = _locked(request_id)
+        pipeline.move(request, to=Stage.REJECTED, by=by, why=f"Rejected: {reason}", data={"reason": reason})
+        for contact in _contacts(request):
+            email_queue(
+                template="request-rejected",
+                to=[contact.email],
+                request=request,
+                context=_email_context(request, recipient=contact, reason=reason),
+            )
+    return request
+
+
+def request_ask_changes(*, request_id: int, by: User, message: str) -> TenantRequest:
+    """Staff ask the technical contact to correct the request, through a single-use link."""
+    message = message.strip()
+    if not message:
+        raise ValueError("Say what should change: the technical contact will read it.")
+    with transaction.atomic():
+        request = _locked(request_id)
+        pipeline.move(request, to=Stage.CHANGES_REQUESTED, by=by, why=f"Changes requested: {message}", data={"message": message})
+        now = timezone.now()
+        RequestLink.objects.filter(
+            request=request, purpose=RequestLink.Purpose.CORRECTION, used_at=None, revoked_at=None
+        ).update(revoked_at=now)
+        raw, hashed = token_new()
+        link = RequestLink.objects.create(
+            request=request,
+            purpose=RequestLink.Purpose.CORRECTION,
+            token_hash=hashed,
+            expires_at=now + settings.CORRECTION_LINK_EXPIRES_AFTER,
+        )
+        email_queue(
+            template="request-changes",
+            to=[request.technical_contact.email],
+            request=request,
+            context=_email_context(
+                request,
+                recipient=request.technical_contact,
+                message=message,
+                correction_url=absolute_url(reverse("onboarding:correct", args=[raw])),
+                expires_at=link.expires_at,
+            ),
+        )
+    return request
+
+
+def link_find(*, raw: str, purpose: str) -> RequestLink:
+    """The link behind a token: RequestLink.DoesNotExist if unknown, LinkDead if used, expired or withdrawn."""
+    link = RequestLink.objects.select_related("request").get(token_hash=token_hash(raw), purpose=purpose)
+    if not link.is_live():
+        raise LinkDead(link)
+    return link
+
+
+def request_correct(*, raw_token: str, data: RequestData) -> TenantRequest:
+    """The customer's corrected request goes back to To Validate; the link dies with it."""
+    try:
+        with transaction.atomic():
+            link = RequestLink.objects.select_for_update().get(
+                token_hash=token_hash(raw_token), purpose=RequestLink.Purpose.CORRECTION
+            )
+            if not link.is_live():
+                raise LinkDead(link)
+            request = _locked(link.request_id)
+            link.used_at = timezone.now()
+            link.save(update_fields=["used_at"])
+            before = _snapshot(request)
+            _company_apply(request.company, data)
+            request.technical_contact = _contact_upsert(request.company, data.technical)
+            request.commercial_contact = _contact_upsert(request.company, data.commercial)
+            request.domain_prefix = data.domain_prefix
+            request.display_name = data.display_name
+            request.tenant_country = data.tenant_country
+            request.vat_check = TenantRequest.VatCheck.UNCONFIRMED
+            request.save()
+            changed = sorted(k for k, v in _snapshot(request).items() if before.get(k) != v)
+            pipeline.move(
+                request,
+                to=Stage.TO_VALIDATE,
+                by=None,
+                by_name=f"{request.technical_contact.full_name} <{request.technical_contact.email}> (correction link)",
+                why="Request corrected by the customer" + (f": {', '.join(changed)} changed." if changed else ", nothing changed."),
+                data={"changed": changed},
+            )
+            _vat_check_queue(request)
+            _confirmations_queue(request, corrected=True)
+    except IntegrityError as error:
+        raise PrefixTaken(data.domain_prefix) from error
+    return request
+
+
+def _snapshot(request: TenantRequest) -> dict:
+    company = request.company
+    snap = {f"company.{f}": getattr(company, f) for f in COMPANY_FIELDS}
+    snap.update(
+        {
+            "tenant.domain_prefix": request.domain_prefix,
+            "tenant.display_name": request.display_name,
+            "tenant.country": request.tenant_country,
+            "technical_contact": request.technical_contact.email,
+            "commercial_contact": request.commercial_contact.email,
+        }
+    )
+    return snap
+
+
+def request_record_vat_check(*, request_id: int, result: str, registered_name: str = "") -> None:
+    with transaction.atomic():
+        request = _locked(request_id)
+        request.vat_check = result
+        request.vat_checked_at = timezone.now()
+        request.vat_registered_name = registered_name
+        request.save(update_fields=["vat_check", "vat_checked_at", "vat_registered_name"])
+        label = TenantRequest.VatCheck(result).label
+        timeline_append(
+            request=request,
+            kind=TimelineEntry.Kind.NOTE,
+            message=f"VAT number {request.company.vat_number}: {label}" + (f" ({registered_name})" if registered_name else "."),
+            data={"vat_check": result},
+        )

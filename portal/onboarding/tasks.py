@@ -1,0 +1,28 @@
+from datetime import timedelta
+
+from django.tasks import task
+from django.utils import timezone
+
+from portal.companies.vies import ViesUnavailable, vies_lookup
+from portal.onboarding.models import TenantRequest
+
+VIES_ATTEMPTS = 3
+
+
+@task()
+def check_vat(*, request_id: int, attempt: int) -> str:
+    """Ask VIES about the request's VAT number; when it cannot answer, try again later, then leave it unconfirmed."""
+    from portal.onboarding.services import request_record_vat_check
+
+    request = TenantRequest.objects.select_related("company").get(pk=request_id)
+    try:
+        answer = vies_lookup(request.company.vat_number)
+    except ViesUnavailable:
+        if attempt < VIES_ATTEMPTS:
+            check_vat.using(run_after=timezone.now() + timedelta(minutes=30 * attempt)).enqueue(
+                request_id=request_id, attempt=attempt + 1
+            )
+        return "unconfirmed"
+    result = TenantRequest.VatCheck.CONFIRMED if answer.valid else TenantRequest.VatCheck.NOT_FOUND
+    request_record_vat_check(request_id=request_id, result=result, registered_name=answer.name)
+    return result

@@ -1,0 +1,152 @@
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from portal.onboarding.forms import TenantRequestForm, initial_from_company
+from portal.onboarding.models import RequestLink, TenantRequest
+from portal.onboarding.selectors import request_get_for, request_progress
+from portal.onboarding.services import (
+    LinkDead,
+    PrefixTaken,
+    link_find,
+    request_correct,
+    request_submit,
+    user_company,
+)
+
+PREFIX_TAKEN = "This name was taken a moment ago by another request: choose another name."
+
+
+def request_tenant(request: HttpRequest) -> HttpResponse:
+    user = request.user if request.user.is_authenticated else None
+    if request.method == "POST":
+        form = TenantRequestForm(request.POST)
+        if form.is_valid():
+            try:
+                tenant_request = request_submit(data=form.to_data(), user=user)
+            except PrefixTaken:
+                form.add_error("tenant_domain_prefix", PREFIX_TAKEN)
+            else:
+                request.session["submitted_request"] = tenant_request.pk
+                return redirect("onboarding:submitted")
+    else:
+        company = user_company(user)
+        form = TenantRequestForm(initial=initial_from_company(company) if company else {})
+    return render(request, "onboarding/request_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_POST
+def check_field(request: HttpRequest) -> HttpResponse:
+    """Live check of one field while the form is typed (htmx): the field's message, or a confirmation."""
+    name = request.POST.get("_field", "")
+    form = TenantRequestForm(request.POST, request_id=_correction_request_id(request))
+    if name not in form.fields:
+        return HttpResponse(status=400)
+    form.is_valid()
+    errors = form.errors.get(name)
+    ok_message = ""
+    if not errors and name == "tenant_domain_prefix":
+        ok_message = f"✓ {form.cleaned_data[name]}.onmicrosoft.com is available."
+    return render(request, "onboarding/_field_check.html", {"errors": errors, "ok_message": ok_message})
+
+
+def _correction_request_id(request: HttpRequest) -> int | None:
+    raw = request.POST.get("_correction", "")
+    if not raw:
+        return None
+    try:
+        return link_find(raw=raw, purpose=RequestLink.Purpose.CORRECTION).request_id
+    except (RequestLink.DoesNotExist, LinkDead):
+        return None
+
+
+def submitted(request: HttpRequest) -> HttpResponse:
+    pk = request.session.get("submitted_request")
+    tenant_request = TenantRequest.objects.select_related("company", "technical_contact").filter(pk=pk).first()
+    if tenant_request is None:
+        return redirect("onboarding:request_tenant")
+    return render(request, "onboarding/submitted.html", {"req": tenant_request})
+
+
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect(f"/accounts/login/?next={request.path}")
+    tenant_request = request_get_for(user=request.user, request_id=pk)
+    return _request_page(request, tenant_request, full=True)
+
+
+def _request_page(request: HttpRequest, tenant_request: TenantRequest, *, full: bool) -> HttpResponse:
+    entries = list(tenant_request.timeline.select_related("actor").order_by("seq"))
+    return render(
+        request,
+        "onboarding/request_detail.html",
+        {
+            "req": tenant_request,
+            "steps": request_progress(tenant_request, entries),
+            "entries": entries if full else [e for e in entries if e.kind == "stage"],
+            "full": full,
+        },
+    )
+
+
+def track(request: HttpRequest, token: str) -> HttpResponse:
+    """The progress link from the confirmation e-mail: the steps, read only, no sign-in needed."""
+    try:
+        link = link_find(raw=token, purpose=RequestLink.Purpose.PROGRESS)
+    except RequestLink.DoesNotExist:
+        return render(request, "onboarding/link_unknown.html", status=404)
+    except LinkDead:
+        return render(request, "onboarding/link_dead.html", {"what": "progress"}, status=410)
+    tenant_request = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact").get(
+        pk=link.request_id
+    )
+    return _request_page(request, tenant_request, full=False)
+
+
+def correct(request: HttpRequest, token: str) -> HttpResponse:
+    """The correction link from the "changes requested" e-mail: the request pre-filled, sent back once."""
+    try:
+        link = link_find(raw=token, purpose=RequestLink.Purpose.CORRECTION)
+    except RequestLink.DoesNotExist:
+        return render(request, "onboarding/link_unknown.html", status=404)
+    except LinkDead:
+        return render(request, "onboarding/link_dead.html", {"what": "correction"}, status=410)
+    tenant_request = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact").get(
+        pk=link.request_id
+    )
+    message = tenant_request.timeline.filter(to_stage="changes_requested").order_by("-seq").values_list(
+        "data", flat=True
+    ).first()
+    if request.method == "POST":
+        form = TenantRequestForm(request.POST, request_id=tenant_request.pk)
+        if form.is_valid():
+            try:
+                request_correct(raw_token=token, data=form.to_data())
+            except PrefixTaken:
+                form.add_error("tenant_domain_prefix", PREFIX_TAKEN)
+            except LinkDead:
+                return render(request, "onboarding/link_dead.html", {"what": "correction"}, status=410)
+            else:
+                messages.success(request, format_html("Thank you: your corrected request is back with our team."))
+                request.session["submitted_request"] = tenant_request.pk
+                return redirect("onboarding:submitted")
+    else:
+        initial = initial_from_company(
+            tenant_request.company,
+            technical=tenant_request.technical_contact,
+            commercial=tenant_request.commercial_contact,
+        )
+        initial.update(
+            tenant_domain_prefix=tenant_request.domain_prefix,
+            tenant_display_name=tenant_request.display_name,
+            tenant_country=tenant_request.tenant_country,
+        )
+        form = TenantRequestForm(initial=initial, request_id=tenant_request.pk)
+    return render(
+        request,
+        "onboarding/request_form.html",
+        {"form": form, "correction": token, "req": tenant_request, "staff_message": (message or {}).get("message", "")},
+        status=400 if form.errors else 200,
+    )
