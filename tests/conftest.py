@@ -2,6 +2,7 @@
 
 import email
 import email.policy
+import socket
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -37,13 +38,20 @@ class Inbox:
         return [str(m["Subject"]) for m in self.messages]
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
 def smtp_server(settings):
     """A real SMTP server in the test process; the portal sends to it."""
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=0)
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    settings.MAILERS = {"default": parse_email_url(f"smtp://127.0.0.1:{controller.server.sockets[0].getsockname()[1]}?timeout=5")}
+    settings.MAILERS = {"default": parse_email_url(f"smtp://127.0.0.1:{port}?timeout=5")}
     settings.MAIL_CAPTURED = False
     inbox.controller = controller  # type: ignore[attr-defined]
     yield inbox
@@ -56,7 +64,8 @@ def run_worker() -> None:
 
 
 @pytest.fixture
-def worker():
+def worker(transactional_db):
+    """The worker runs jobs in their own transactions, so tests that use it run outside a test transaction."""
     return run_worker
 
 
