@@ -9,7 +9,7 @@ from portal.accounts.decorators import staff_required
 from portal.core.timefmt import duration_words
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.pipeline import IllegalMove, can_move
-from portal.onboarding.selectors import request_checks, request_progress, stage_counts, staff_requests
+from portal.onboarding.selectors import request_checks, request_progress, staff_requests, stage_counts
 from portal.onboarding.services import request_ask_changes, request_reject, request_validate
 from portal.onboarding.stages import Stage
 

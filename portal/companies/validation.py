@@ -7,7 +7,8 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from stdnum import get_cc_module
 from stdnum.eu import vat as eu_vat
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError as StdnumError
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
+from stdnum.exceptions import ValidationError as StdnumError
 
 # EU member states (VIES answers for these), by ISO code; Greece's VAT prefix is EL.
 EU_COUNTRIES = frozenset(
