@@ -1,0 +1,28 @@
+from django.contrib import admin
+
+from portal.companies.models import Company, Contact, Membership
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    extra = 0
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ["legal_name", "vat_number", "city", "country", "created_at"]
+    search_fields = ["legal_name", "vat_number"]
+    inlines = [ContactInline, MembershipInline]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["full_name", "email", "company", "job_title"]
+    search_fields = ["email", "last_name", "company__legal_name"]
+    raw_id_fields = ["company", "user"]
