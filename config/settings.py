@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "portal.accounts",
     "portal.companies",
     "portal.onboarding",
+    "portal.agreements",
     "portal.provisioning",
     "portal.notifications",
     "portal.backoffice",
@@ -201,5 +202,18 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
+
+# The service agreement and its signature.
+AGREEMENT_VERSION = env_str("AGREEMENT_VERSION", "2026-01")
+SIGNING_CONSENT_VERSION = env_str("SIGNING_CONSENT_VERSION", "2026-01")
+CONTRACTS_FROM_EMAIL = env_str("CONTRACTS_FROM_EMAIL", f"{PORTAL_BRAND} Contracts <contracts@example.com>")
+STAFF_NOTIFICATION_EMAIL = env_str("STAFF_NOTIFICATION_EMAIL", "")
+SIGNING_CODE_VALID_FOR = env_duration("SIGNING_CODE_VALID_FOR", "10m")
+SEAL_PKCS12_PATH = env_str("SEAL_PKCS12_PATH", "")
+SEAL_PKCS12_PASSWORD = env_str("SEAL_PKCS12_PASSWORD", "")
+SEAL_ALLOW_DEV_CERT = env_bool("SEAL_ALLOW_DEV_CERT", False)
+SEAL_TRUSTED_CERTS = [p for p in env_str("SEAL_TRUSTED_CERTS", "").split(",") if p.strip()]
+SEAL_TSA_URL = env_str("SEAL_TSA_URL", "")
+VERIFY_MAX_UPLOAD = 20 * 1024 * 1024

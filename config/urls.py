@@ -11,6 +11,7 @@ admin.site.site_header = f"{settings.PORTAL_BRAND} portal administration"
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("", include("portal.onboarding.urls")),
+    path("", include("portal.agreements.urls")),
     path("accounts/", include("portal.accounts.urls")),
     path("backoffice/", include("portal.backoffice.urls")),
     path("api/v1/", api.urls),

@@ -179,3 +179,9 @@ def other_company_user(db) -> User:
     user = User.objects.create_user("olga@other.example", "Olga-elsewhere-2026")
     Membership.objects.create(user=user, company=other.company)
     return user
+
+
+@pytest.fixture(autouse=True)
+def _development_seal(settings):
+    """Tests seal with the self-signed development certificate (made once under var/)."""
+    settings.SEAL_ALLOW_DEV_CERT = True

@@ -1,11 +1,16 @@
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from portal.accounts.decorators import staff_required
+from portal.agreements.documents import agreement_html, html_to_pdf
+from portal.agreements.models import Agreement
+from portal.agreements.services import agreement_resend, agreement_withdraw
+from portal.agreements.views import pdf_response
 from portal.core.timefmt import duration_words
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.pipeline import IllegalMove, can_move
@@ -52,6 +57,8 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
             "steps": request_progress(tenant_request, entries),
             "entries": entries,
             "emails": tenant_request.emails.order_by("created_at"),
+            "agreements": tenant_request.agreements.prefetch_related("invitations").defer("pdf", "signed_pdf", "html"),
+            "awaiting_signature": tenant_request.stage == Stage.AWAITING_SIGNATURE,
             "can_validate": can_move(tenant_request, Stage.AWAITING_SIGNATURE),
             "can_reject": can_move(tenant_request, Stage.REJECTED),
             "can_ask_changes": can_move(tenant_request, Stage.CHANGES_REQUESTED),
@@ -97,3 +104,35 @@ def ask_changes(request: HttpRequest, pk: int) -> HttpResponse:
         "Changes requested: the technical contact gets a link to correct the request.",
         message=request.POST.get("message", ""),
     )
+
+
+@staff_required
+def agreement_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The agreement this request would receive, rendered now from the current template version."""
+    tenant_request = get_object_or_404(
+        TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact"), pk=pk
+    )
+    html = agreement_html(request=tenant_request, version=settings.AGREEMENT_VERSION)
+    return pdf_response(html_to_pdf(html), f"preview-{tenant_request.pk}.pdf")
+
+
+@staff_required
+def agreement_document(request: HttpRequest, pk: int, agreement_id: int, kind: str) -> HttpResponse:
+    agreement = get_object_or_404(Agreement, pk=agreement_id, request_id=pk)
+    if kind == "signed":
+        if not agreement.signed_pdf:
+            raise Http404("Not signed.")
+        return pdf_response(bytes(agreement.signed_pdf), agreement.signed_filename, inline=False)
+    return pdf_response(bytes(agreement.pdf), agreement.filename, inline=False)
+
+
+@staff_required
+@require_POST
+def resend(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, agreement_resend, "A new signing link was sent; the previous one no longer works.")
+
+
+@staff_required
+@require_POST
+def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, agreement_withdraw, "Agreement withdrawn: the request is back at To Validate.", reason=request.POST.get("reason", ""))

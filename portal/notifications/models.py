@@ -53,3 +53,13 @@ class CapturedEmail(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class OutboundAttachment(models.Model):
+    email = models.ForeignKey(OutboundEmail, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=200)
+    mimetype = models.CharField(max_length=100, default="application/pdf")
+    content = models.BinaryField()
+
+    def __str__(self) -> str:
+        return self.filename

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from portal.notifications.models import OutboundEmail
+from portal.notifications.models import OutboundAttachment, OutboundEmail
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,13 @@ def email_render(*, template: str, context: dict) -> tuple[str, str, str]:
 
 
 def email_queue(
-    *, template: str, to: list[str], context: dict, request=None, from_email: str | None = None
+    *,
+    template: str,
+    to: list[str],
+    context: dict,
+    request=None,
+    from_email: str | None = None,
+    attachments: list[tuple[str, bytes, str]] = (),  # type: ignore[assignment]
 ) -> OutboundEmail:
     """Queue one e-mail. Call inside the transaction of the change that causes it."""
     from portal.notifications.tasks import send_email
@@ -51,6 +57,8 @@ def email_queue(
         body_html=html,
         message_id=f"<{template}.{uuid.uuid4().hex}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>",
     )
+    for filename, content, mimetype in attachments:
+        OutboundAttachment.objects.create(email=email, filename=filename, content=content, mimetype=mimetype)
     send_email.enqueue(email_id=email.pk)
     return email
 
@@ -74,6 +82,8 @@ def _message(email: OutboundEmail) -> EmailMultiAlternatives:
         headers={"Message-ID": email.message_id},
     )
     message.attach_alternative(email.body_html, "text/html")
+    for attachment in email.attachments.all():
+        message.attach(attachment.filename, bytes(attachment.content), attachment.mimetype)
     return message
 
 
@@ -154,3 +164,12 @@ def outbox_recover(*, overdue: timedelta = timedelta(minutes=10)) -> int:
         send_email.enqueue(email_id=email_id)
         count += 1
     return count
+
+
+def staff_addresses() -> list[str]:
+    """Where staff alerts go: STAFF_NOTIFICATION_EMAIL, or every active staff user."""
+    from django.contrib.auth import get_user_model
+
+    if settings.STAFF_NOTIFICATION_EMAIL:
+        return [a.strip() for a in settings.STAFF_NOTIFICATION_EMAIL.split(",") if a.strip()]
+    return list(get_user_model().objects.filter(is_staff=True, is_active=True).values_list("email", flat=True))

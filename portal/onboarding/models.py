@@ -42,7 +42,7 @@ class TenantRequest(models.Model):
             # One open request per prefix, enforced by the database even under races.
             models.UniqueConstraint(
                 fields=["domain_prefix"],
-                condition=~Q(stage__in=[s.value for s in CLOSED_STAGES]),
+                condition=~Q(stage__in=sorted(s.value for s in CLOSED_STAGES)),
                 name="tenantrequest_open_prefix_unique",
             ),
         ]

@@ -92,7 +92,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='tenantrequest',
-            constraint=models.UniqueConstraint(condition=models.Q(('stage__in', ['rejected', 'cancelled']), _negated=True), fields=('domain_prefix',), name='tenantrequest_open_prefix_unique'),
+            constraint=models.UniqueConstraint(condition=models.Q(('stage__in', ['cancelled', 'rejected']), _negated=True), fields=('domain_prefix',), name='tenantrequest_open_prefix_unique'),
         ),
         migrations.AddConstraint(
             model_name='timelineentry',

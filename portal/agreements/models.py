@@ -1,0 +1,76 @@
+from django.db import models
+from django.utils import timezone
+
+
+class Agreement(models.Model):
+    """The service agreement of one request, as sent (immutable) and, once signed, sealed with its evidence."""
+
+    class Status(models.TextChoices):
+        SENT = "sent", "Awaiting signature"
+        SIGNED = "signed", "Signed"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired unsigned"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    request = models.ForeignKey("onboarding.TenantRequest", on_delete=models.PROTECT, related_name="agreements")
+    version = models.CharField(max_length=20, help_text="Template version the agreement was rendered from.")
+    html = models.TextField(help_text="The agreement as rendered when sent; the signed PDF is made from it.")
+    pdf = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENT)
+    created_at = models.DateTimeField(default=timezone.now)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signer_name = models.CharField(max_length=200, blank=True)
+    signer_title = models.CharField(max_length=200, blank=True)
+    signer_email = models.EmailField(blank=True)
+    signer_ip = models.GenericIPAddressField(null=True, blank=True)
+    signer_user_agent = models.CharField(max_length=500, blank=True)
+    consent_text = models.TextField(blank=True)
+    consent_version = models.CharField(max_length=20, blank=True)
+    signed_pdf = models.BinaryField(null=True, blank=True)
+    signed_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Agreement {self.version} of request #{self.request_id} ({self.get_status_display()})"
+
+    @property
+    def filename(self) -> str:
+        return f"service-agreement-{self.request_id}-{self.version}.pdf"
+
+    @property
+    def signed_filename(self) -> str:
+        return f"service-agreement-{self.request_id}-{self.version}-signed.pdf"
+
+
+class SigningInvitation(models.Model):
+    """A personal link for the commercial contact to sign; resending makes a new one and kills the old."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="invitations")
+    signer_email = models.EmailField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=20, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    code_tries_left = models.PositiveSmallIntegerField(default=0)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    codes_sent = models.PositiveSmallIntegerField(default=0)
+    code_verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation to {self.signer_email} for agreement {self.agreement_id}"
+
+    def is_live(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.used_at is None and self.revoked_at is None and now < self.expires_at

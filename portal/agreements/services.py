@@ -1,0 +1,478 @@
+"""Steps 3 to 5: the contract e-mail, the online signature with an e-mailed code, reminders, expiry, the seal."""
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from portal.accounts.models import User
+from portal.agreements.documents import agreement_html, html_to_pdf, sha256, signed_document
+from portal.agreements.models import Agreement, SigningInvitation
+from portal.agreements.seal import seal_pdf
+from portal.core.tokens import token_hash, token_new
+from portal.notifications.services import absolute_url, email_queue, staff_addresses
+from portal.onboarding import pipeline
+from portal.onboarding.models import TenantRequest, TimelineEntry
+from portal.onboarding.stages import Stage
+from portal.onboarding.timeline import timeline_append
+
+CODE_TRIES = 5
+CODE_MIN_INTERVAL_SECONDS = 60
+CODES_PER_INVITATION = 10
+CONSENT_TEXT = (
+    "I have read the {brand} Service Agreement, version {version}. I confirm that I have the authority to sign it "
+    "on behalf of {company}, and I sign it electronically: my typed name, the one-time code sent to {email} and "
+    "this record are my signature."
+)
+
+
+class LinkDead(Exception):
+    """The signing link was used, expired, declined or withdrawn."""
+
+    def __init__(self, invitation: SigningInvitation):
+        self.invitation = invitation
+        super().__init__(dead_reason(invitation))
+
+
+class SigningRefused(Exception):
+    """What the signer typed cannot be accepted; `field` says where."""
+
+    def __init__(self, field: str, message: str, *, tries_left: int | None = None):
+        self.field = field
+        self.tries_left = tries_left
+        super().__init__(message)
+
+
+class CodeTooSoon(Exception):
+    def __init__(self, wait_seconds: int):
+        self.wait_seconds = wait_seconds
+        super().__init__(f"A code was sent moments ago: wait {wait_seconds} seconds before asking for another.")
+
+
+def dead_reason(invitation: SigningInvitation) -> str:
+    if invitation.used_at:
+        return "This agreement was already signed with this link."
+    reasons = {
+        "expired": "This link expired before the agreement was signed.",
+        "resent": "A newer link was sent: use the most recent e-mail.",
+        "withdrawn": "The agreement was withdrawn.",
+        "declined": "The signature was declined with this link.",
+    }
+    if invitation.revoked_at:
+        return reasons.get(invitation.revoked_reason, "This link was withdrawn.")
+    return reasons["expired"]
+
+
+def _code_hash(invitation: SigningInvitation, code: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"{invitation.pk}:{code}".encode(), "sha256").hexdigest()
+
+
+def _context(request: TenantRequest, **extra) -> dict:
+    return {
+        "req": request,
+        "company": request.company,
+        "technical": request.technical_contact,
+        "commercial": request.commercial_contact,
+        **extra,
+    }
+
+
+def _when(moment) -> str:
+    return date_format(timezone.localtime(moment), "j F Y, H:i T")
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def agreement_prepare(*, request: TenantRequest) -> Agreement:
+    """Render the agreement of this request from the current template version, as it will be sent."""
+    version = settings.AGREEMENT_VERSION
+    html = agreement_html(request=request, version=version)
+    pdf = html_to_pdf(html)
+    return Agreement.objects.create(request=request, version=version, html=html, pdf=pdf, sha256=sha256(pdf))
+
+
+def _invite(agreement: Agreement, *, resend: bool = False) -> SigningInvitation:
+    """A new personal link for the commercial contact, its e-mail, and its reminder and expiry timers."""
+    from portal.agreements.tasks import signature_expire, signature_remind
+
+    request = agreement.request
+    now = timezone.now()
+    raw, hashed = token_new()
+    invitation = SigningInvitation.objects.create(
+        agreement=agreement,
+        signer_email=request.commercial_contact.email,
+        token_hash=hashed,
+        created_at=now,
+        expires_at=now + settings.SIGNATURE_EXPIRES_AFTER,
+    )
+    email_queue(
+        template="contract",
+        to=[request.commercial_contact.email],
+        request=request,
+        from_email=settings.CONTRACTS_FROM_EMAIL,
+        attachments=[(agreement.filename, bytes(agreement.pdf), "application/pdf")],
+        context=_context(
+            request,
+            recipient=request.commercial_contact,
+            signing_url=absolute_url(reverse("agreements:sign", args=[raw])),
+            expires_at=_when(invitation.expires_at),
+            version=agreement.version,
+            resend=resend,
+        ),
+    )
+    first_reminder = now + settings.SIGNATURE_REMINDER_EVERY
+    if first_reminder < invitation.expires_at:
+        signature_remind.using(run_after=first_reminder).enqueue(invitation_id=invitation.pk)
+    signature_expire.using(run_after=invitation.expires_at).enqueue(invitation_id=invitation.pk)
+    return invitation
+
+
+def agreement_send(*, request: TenantRequest) -> SigningInvitation:
+    """Validation's consequence: the agreement is rendered and its signing link e-mailed. Caller holds the lock."""
+    agreement = agreement_prepare(request=request)
+    invitation = _invite(agreement)
+    timeline_append(
+        request=request,
+        kind=TimelineEntry.Kind.NOTE,
+        message=f"Service agreement {agreement.version} prepared (SHA-256 {agreement.sha256[:16]}…); "
+        f"signing link for {invitation.signer_email}, valid until {_when(invitation.expires_at)}.",
+        data={"agreement": agreement.pk, "sha256": agreement.sha256, "invitation": invitation.pk},
+    )
+    return invitation
+
+
+def _locked_request(request_id: int) -> TenantRequest:
+    return TenantRequest.objects.select_for_update().select_related(
+        "company", "technical_contact", "commercial_contact"
+    ).get(pk=request_id)
+
+
+def _live_invitation(request: TenantRequest) -> SigningInvitation | None:
+    return (
+        SigningInvitation.objects.select_for_update()
+        .filter(agreement__request=request, used_at=None, revoked_at=None)
+        .select_related("agreement")
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def agreement_resend(*, request_id: int, by: User) -> SigningInvitation:
+    """Staff send a new link with a new expiry; the old link dies."""
+    with transaction.atomic():
+        request = _locked_request(request_id)
+        if request.stage != Stage.AWAITING_SIGNATURE:
+            raise pipeline.IllegalMove(request, Stage.AWAITING_SIGNATURE)
+        current = _live_invitation(request)
+        agreement = current.agreement if current else request.agreements.filter(status=Agreement.Status.SENT).first()
+        if agreement is None:
+            raise ValueError("There is no agreement awaiting signature to send again.")
+        if current:
+            _revoke(current, "resent")
+        invitation = _invite(agreement, resend=True)
+        timeline_append(
+            request=request,
+            kind=TimelineEntry.Kind.NOTE,
+            actor=by,
+            message=f"Signing link sent again to {invitation.signer_email}, valid until {_when(invitation.expires_at)}; the previous link no longer works.",
+            data={"invitation": invitation.pk},
+        )
+    return invitation
+
+
+def _revoke(invitation: SigningInvitation, reason: str) -> None:
+    invitation.revoked_at = timezone.now()
+    invitation.revoked_reason = reason
+    invitation.save(update_fields=["revoked_at", "revoked_reason"])
+
+
+def agreement_withdraw(*, request_id: int, by: User, reason: str) -> TenantRequest:
+    """Staff withdraw the agreement: the link dies and the request goes back to To Validate."""
+    reason = reason.strip() or "Withdrawn by staff."
+    with transaction.atomic():
+        request = _locked_request(request_id)
+        pipeline.move(request, to=Stage.TO_VALIDATE, by=by, why=f"Agreement withdrawn: {reason}", data={"reason": reason})
+        invitation = _live_invitation(request)
+        if invitation:
+            _revoke(invitation, "withdrawn")
+        request.agreements.filter(status=Agreement.Status.SENT).update(status=Agreement.Status.WITHDRAWN)
+        email_queue(
+            template="agreement-withdrawn",
+            to=[request.commercial_contact.email],
+            request=request,
+            from_email=settings.CONTRACTS_FROM_EMAIL,
+            context=_context(request, recipient=request.commercial_contact, reason=reason),
+        )
+    return request
+
+
+# --- the signer ----------------------------------------------------------------------------------
+
+
+def invitation_find(raw: str, *, lock: bool = False) -> SigningInvitation:
+    """SigningInvitation.DoesNotExist for an unknown token; LinkDead for a used, expired or withdrawn one."""
+    invitations = SigningInvitation.objects.select_related(
+        "agreement__request__company", "agreement__request__commercial_contact", "agreement__request__technical_contact"
+    )
+    if lock:
+        invitations = invitations.select_for_update(of=("self",))
+    invitation = invitations.get(token_hash=token_hash(raw or ""))
+    if not invitation.is_live():
+        raise LinkDead(invitation)
+    return invitation
+
+
+def signing_open(*, raw: str) -> SigningInvitation:
+    invitation = invitation_find(raw)
+    if invitation.first_opened_at is None:
+        SigningInvitation.objects.filter(pk=invitation.pk, first_opened_at=None).update(first_opened_at=timezone.now())
+        invitation.refresh_from_db(fields=["first_opened_at"])
+    return invitation
+
+
+def signing_code_send(*, raw: str) -> SigningInvitation:
+    """E-mail a fresh 6-digit code to the signer; valid 10 minutes, 5 tries, rate-limited."""
+    with transaction.atomic():
+        invitation = invitation_find(raw, lock=True)
+        now = timezone.now()
+        if invitation.code_sent_at and (now - invitation.code_sent_at).total_seconds() < CODE_MIN_INTERVAL_SECONDS:
+            raise CodeTooSoon(CODE_MIN_INTERVAL_SECONDS - int((now - invitation.code_sent_at).total_seconds()))
+        if invitation.codes_sent >= CODES_PER_INVITATION:
+            raise SigningRefused("code", "Too many codes were asked for this link: please contact us for a new one.")
+        code = f"{secrets.randbelow(10**6):06d}"
+        invitation.code_hash = _code_hash(invitation, code)
+        invitation.code_expires_at = now + settings.SIGNING_CODE_VALID_FOR
+        invitation.code_tries_left = CODE_TRIES
+        invitation.code_sent_at = now
+        invitation.codes_sent += 1
+        invitation.save(
+            update_fields=["code_hash", "code_expires_at", "code_tries_left", "code_sent_at", "codes_sent"]
+        )
+        request = invitation.agreement.request
+        email_queue(
+            template="signature-code",
+            to=[invitation.signer_email],
+            request=request,
+            from_email=settings.CONTRACTS_FROM_EMAIL,
+            context=_context(request, code=code, valid_minutes=int(settings.SIGNING_CODE_VALID_FOR.total_seconds() // 60)),
+        )
+    return invitation
+
+
+@dataclass(frozen=True)
+class Signature:
+    full_name: str
+    job_title: str
+    signing_authority: bool
+    code: str
+    ip: str | None
+    user_agent: str
+
+
+def _check_signature_fields(signature: Signature) -> None:
+    if not signature.signing_authority:
+        raise SigningRefused("signing_authority", "Confirm that you have the authority to sign for the company.")
+    if not signature.full_name.strip():
+        raise SigningRefused("full_name", "Type your full name: it is your signature.")
+    if not signature.job_title.strip():
+        raise SigningRefused("job_title", "Type your job title.")
+    if len(signature.full_name) > 200 or len(signature.job_title) > 200:
+        raise SigningRefused("full_name", "Name and job title are limited to 200 characters.")
+    if not signature.code.strip():
+        raise SigningRefused("code", "Enter the 6-digit code we e-mailed you (ask for one first).")
+
+
+def _code_problem(invitation: SigningInvitation, code: str, now) -> SigningRefused | None:
+    """Check the code, spending one try when it is wrong. Returns the refusal, or None when it is right."""
+    if not invitation.code_hash or invitation.code_tries_left == 0:
+        return SigningRefused("code", "Ask for a new code: there is no valid code for this link.", tries_left=0)
+    if invitation.code_expires_at is None or now >= invitation.code_expires_at:
+        return SigningRefused("code", "This code has expired: ask for a new one.", tries_left=0)
+    if hmac.compare_digest(invitation.code_hash, _code_hash(invitation, code.strip())):
+        return None
+    invitation.code_tries_left -= 1
+    if invitation.code_tries_left == 0:
+        invitation.code_hash = ""
+    invitation.save(update_fields=["code_tries_left", "code_hash"])
+    left = invitation.code_tries_left
+    message = f"This code is not right: {left} tries left." if left else "This code is not right, and no tries are left: ask for a new code."
+    return SigningRefused("code", message, tries_left=left)
+
+
+def agreement_sign(*, raw: str, signature: Signature) -> Agreement:
+    """The commercial contact signs: sealed PDF, request to Provisioning, both contacts told. One transaction."""
+    _check_signature_fields(signature)
+    refusal = None
+    with transaction.atomic():
+        probe = invitation_find(raw)
+        request = _locked_request(probe.agreement.request_id)  # the same lock as expiry: one of the two wins
+        invitation = invitation_find(raw, lock=True)
+        now = timezone.now()
+        refusal = _code_problem(invitation, signature.code, now)
+        if refusal is None:
+            agreement = _sign(request, invitation, signature, now)
+    if refusal is not None:
+        raise refusal
+    return agreement
+
+
+def _sign(request: TenantRequest, invitation: SigningInvitation, signature: Signature, now) -> Agreement:
+    agreement = invitation.agreement
+    agreement.request = request
+    invitation.code_verified_at = now
+    invitation.used_at = now
+    invitation.code_hash = ""
+    invitation.save(update_fields=["code_verified_at", "used_at", "code_hash"])
+    agreement.status = Agreement.Status.SIGNED
+    agreement.signed_at = now
+    agreement.signer_name = signature.full_name.strip()
+    agreement.signer_title = signature.job_title.strip()
+    agreement.signer_email = invitation.signer_email
+    agreement.signer_ip = signature.ip
+    agreement.signer_user_agent = signature.user_agent[:500]
+    agreement.consent_version = settings.SIGNING_CONSENT_VERSION
+    agreement.consent_text = CONSENT_TEXT.format(
+        brand=settings.PORTAL_BRAND, version=agreement.version, company=request.company.legal_name, email=invitation.signer_email
+    )
+    document = signed_document(agreement=agreement, invitation=invitation)
+    agreement.signed_pdf = seal_pdf(document, request_id=request.pk, signer_name=agreement.signer_name)
+    agreement.signed_sha256 = sha256(agreement.signed_pdf)
+    agreement.save()
+    pipeline.move(
+        request,
+        to=Stage.PROVISIONING,
+        by=None,
+        by_name=f"{agreement.signer_name} <{agreement.signer_email}> (signing link)",
+        why=f"Service agreement signed by {agreement.signer_name}, {agreement.signer_title}; tenant provisioning begins.",
+        data={"agreement": agreement.pk, "signed_sha256": agreement.signed_sha256, "ip": signature.ip},
+    )
+    email_queue(
+        template="agreement-signed",
+        to=[invitation.signer_email],
+        request=request,
+        from_email=settings.CONTRACTS_FROM_EMAIL,
+        attachments=[(agreement.signed_filename, bytes(agreement.signed_pdf), "application/pdf")],
+        context=_context(request, agreement=agreement),
+    )
+    email_queue(
+        template="provisioning-started",
+        to=[request.technical_contact.email],
+        request=request,
+        context=_context(request, recipient=request.technical_contact, agreement=agreement),
+    )
+    return agreement
+
+
+def agreement_decline(*, raw: str, reason: str, ip: str | None = None) -> TenantRequest:
+    """The person who got the link is not the right signer, or will not sign: staff are told."""
+    reason = reason.strip()
+    if not reason:
+        raise SigningRefused("reason", "Tell us why, so that we can send the agreement to the right person.")
+    with transaction.atomic():
+        probe = invitation_find(raw)
+        request = _locked_request(probe.agreement.request_id)
+        invitation = invitation_find(raw, lock=True)
+        _revoke(invitation, "declined")
+        Agreement.objects.filter(pk=invitation.agreement_id).update(status=Agreement.Status.DECLINED)
+        pipeline.move(
+            request,
+            to=Stage.TO_VALIDATE,
+            by=None,
+            by_name=f"{invitation.signer_email} (signing link)",
+            why=f"Signature declined: {reason}",
+            data={"reason": reason, "ip": ip},
+        )
+        staff = staff_addresses()
+        if staff:
+            email_queue(
+                template="signature-declined",
+                to=staff,
+                request=request,
+                context=_context(request, reason=reason, signer_email=invitation.signer_email,
+                                 backoffice_url=absolute_url(reverse("backoffice:request", args=[request.pk]))),
+            )
+    return request
+
+
+# --- timers --------------------------------------------------------------------------------------
+
+
+def signature_remind(*, invitation_id: int) -> str:
+    """A reminder timer: re-checks the state, e-mails the signer, and sets the next one."""
+    from portal.agreements.tasks import signature_remind as remind_task
+
+    with transaction.atomic():
+        invitation = SigningInvitation.objects.select_for_update().select_related("agreement").filter(pk=invitation_id).first()
+        if invitation is None or not invitation.is_live():
+            return "no longer needed"
+        request = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact").get(
+            pk=invitation.agreement.request_id
+        )
+        if request.stage != Stage.AWAITING_SIGNATURE:
+            return "no longer needed"
+        now = timezone.now()
+        next_at = now + settings.SIGNATURE_REMINDER_EVERY
+        last = next_at >= invitation.expires_at
+        invitation.reminders_sent += 1
+        invitation.save(update_fields=["reminders_sent"])
+        email_queue(
+            template="signature-reminder",
+            to=[invitation.signer_email],
+            request=request,
+            from_email=settings.CONTRACTS_FROM_EMAIL,
+            context=_context(
+                request,
+                recipient=request.commercial_contact,
+                expires_at=_when(invitation.expires_at),
+                last=last,
+                number=invitation.reminders_sent,
+            ),
+        )
+        if not last:
+            remind_task.using(run_after=next_at).enqueue(invitation_id=invitation.pk)
+    return "reminded"
+
+
+def signature_expire(*, invitation_id: int) -> str:
+    """The expiry timer: unsigned at the deadline, the link dies and the request goes back to To Validate."""
+    with transaction.atomic():
+        probe = SigningInvitation.objects.select_related("agreement").filter(pk=invitation_id).first()
+        if probe is None:
+            return "no longer needed"
+        request = _locked_request(probe.agreement.request_id)
+        invitation = SigningInvitation.objects.select_for_update().select_related("agreement").get(pk=invitation_id)
+        if invitation.used_at or invitation.revoked_at:
+            return "no longer needed"
+        if timezone.now() < invitation.expires_at:
+            return "not due"
+        _revoke(invitation, "expired")
+        Agreement.objects.filter(pk=invitation.agreement_id, status=Agreement.Status.SENT).update(status=Agreement.Status.EXPIRED)
+        if request.stage != Stage.AWAITING_SIGNATURE:
+            return "link expired"
+        pipeline.move(
+            request,
+            to=Stage.TO_VALIDATE,
+            by=None,
+            by_name="System (signature deadline)",
+            why=f"The agreement was not signed by {_when(invitation.expires_at)}: the link expired and the request is back at To Validate.",
+        )
+        context = _context(request, expires_at=_when(invitation.expires_at),
+                           backoffice_url=absolute_url(reverse("backoffice:request", args=[request.pk])))
+        email_queue(
+            template="signature-expired",
+            to=[invitation.signer_email],
+            request=request,
+            from_email=settings.CONTRACTS_FROM_EMAIL,
+            context={**context, "recipient": request.commercial_contact, "for_staff": False},
+        )
+        staff = staff_addresses()
+        if staff:
+            email_queue(template="signature-expired", to=staff, request=request, context={**context, "for_staff": True})
+    return "expired"

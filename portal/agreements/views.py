@@ -1,0 +1,167 @@
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from portal.agreements.models import SigningInvitation
+from portal.agreements.seal import verify_pdf
+from portal.agreements.services import (
+    CodeTooSoon,
+    LinkDead,
+    Signature,
+    SigningRefused,
+    agreement_decline,
+    agreement_sign,
+    invitation_find,
+    signing_code_send,
+    signing_open,
+)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The signer's address; behind the production proxy, the first X-Forwarded-For hop it sets."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "") if not settings.DEBUG else ""
+    return (forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR")) or None
+
+
+def _dead(request: HttpRequest, error: LinkDead) -> HttpResponse:
+    return render(request, "agreements/link_dead.html", {"reason": str(error), "invitation": error.invitation}, status=410)
+
+
+def _unknown(request: HttpRequest) -> HttpResponse:
+    return render(request, "onboarding/link_unknown.html", status=404)
+
+
+def _page(request: HttpRequest, invitation: SigningInvitation, *, errors: dict | None = None, notice: str = "", status: int = 200):
+    agreement = invitation.agreement
+    return render(
+        request,
+        "agreements/sign.html",
+        {
+            "invitation": invitation,
+            "agreement": agreement,
+            "req": agreement.request,
+            "company": agreement.request.company,
+            "errors": errors or {},
+            "notice": notice,
+            "values": request.POST if request.method == "POST" else {},
+            "token": request.resolver_match.kwargs["token"],
+        },
+        status=status,
+    )
+
+
+def sign(request: HttpRequest, token: str) -> HttpResponse:
+    """The signing page from the contract e-mail: read, confirm authority, prove the mailbox, sign."""
+    try:
+        invitation = signing_open(raw=token) if request.method == "GET" else invitation_find(token)
+    except SigningInvitation.DoesNotExist:
+        return _unknown(request)
+    except LinkDead as error:
+        return _dead(request, error)
+    if request.method != "POST":
+        return _page(request, invitation)
+    signature = Signature(
+        full_name=request.POST.get("full_name", ""),
+        job_title=request.POST.get("job_title", ""),
+        signing_authority=request.POST.get("signing_authority") == "on",
+        code=request.POST.get("code", ""),
+        ip=client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    try:
+        agreement_sign(raw=token, signature=signature)
+    except LinkDead as error:
+        return _dead(request, error)
+    except SigningRefused as refusal:
+        invitation.refresh_from_db()
+        return _page(request, invitation, errors={refusal.field: str(refusal)}, status=400)
+    return redirect("agreements:signed", token=token)
+
+
+def signed(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = invitation_find(token)
+    except SigningInvitation.DoesNotExist:
+        return _unknown(request)
+    except LinkDead as error:
+        if not error.invitation.used_at:
+            return _dead(request, error)
+        invitation = error.invitation
+    else:
+        return redirect("agreements:sign", token=token)
+    return render(request, "agreements/signed.html", {"agreement": invitation.agreement, "req": invitation.agreement.request})
+
+
+@require_POST
+def send_code(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = signing_code_send(raw=token)
+    except SigningInvitation.DoesNotExist:
+        return _unknown(request)
+    except LinkDead as error:
+        return _dead(request, error)
+    except (CodeTooSoon, SigningRefused) as refusal:
+        message, status = str(refusal), 429 if isinstance(refusal, CodeTooSoon) else 400
+    else:
+        message, status = f"We e-mailed a 6-digit code to {invitation.signer_email}. It is valid for 10 minutes.", 200
+    if request.headers.get("HX-Request"):
+        return render(request, "agreements/_code_status.html", {"message": message, "ok": status == 200}, status=200)
+    invitation = invitation_find(token)
+    return _page(request, invitation, notice=message, errors={} if status == 200 else {"code": message}, status=status)
+
+
+def document(request: HttpRequest, token: str) -> HttpResponse:
+    """The agreement as sent, to read or download from the signing link."""
+    try:
+        invitation = invitation_find(token)
+    except SigningInvitation.DoesNotExist:
+        return _unknown(request)
+    except LinkDead as error:
+        return _dead(request, error)
+    return pdf_response(bytes(invitation.agreement.pdf), invitation.agreement.filename)
+
+
+def decline(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = invitation_find(token)
+    except SigningInvitation.DoesNotExist:
+        return _unknown(request)
+    except LinkDead as error:
+        return _dead(request, error)
+    if request.method == "POST":
+        try:
+            agreement_decline(raw=token, reason=request.POST.get("reason", ""), ip=client_ip(request))
+        except LinkDead as error:
+            return _dead(request, error)
+        except SigningRefused as refusal:
+            return render(request, "agreements/decline.html", {"invitation": invitation, "error": str(refusal), "token": token}, status=400)
+        return render(request, "agreements/declined.html", {"req": invitation.agreement.request})
+    return render(request, "agreements/decline.html", {"invitation": invitation, "token": token})
+
+
+def pdf_response(data: bytes, filename: str, *, inline: bool = True) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def verify(request: HttpRequest) -> HttpResponse:
+    """Anyone uploads a PDF and learns whether it is a signed agreement sealed by this portal, unchanged."""
+    if request.method != "POST":
+        return render(request, "agreements/verify.html", {})
+    size = int(request.META.get("CONTENT_LENGTH") or 0)
+    limit_mb = settings.VERIFY_MAX_UPLOAD // (1024 * 1024)
+    if size > settings.VERIFY_MAX_UPLOAD:
+        return render(request, "agreements/verify.html", {"error": f"This file is too large: a signed agreement is well under {limit_mb} MB."}, status=413)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return render(request, "agreements/verify.html", {"error": "Choose the PDF file to check."}, status=400)
+    if upload.size > settings.VERIFY_MAX_UPLOAD:
+        return render(request, "agreements/verify.html", {"error": f"This file is too large: a signed agreement is well under {limit_mb} MB."}, status=413)
+    data = upload.read()
+    if not data.startswith(b"%PDF-"):
+        return render(request, "agreements/verify.html", {"error": "This file is not a PDF."}, status=400)
+    verdict = verify_pdf(data)
+    return render(request, "agreements/verify.html", {"verdict": verdict, "filename": upload.name})
