@@ -14,7 +14,7 @@ from portal.agreements.seal import verify_pdf
 from portal.agreements.services import signature_expire
 from portal.core.tokens import token_hash
 from portal.notifications.models import OutboundEmail
-from portal.onboarding.models import TenantRequest, TimelineEntry
+from portal.onboarding.models import TimelineEntry
 from portal.onboarding.services import request_submit, request_validate
 from tests.conftest import request_data
 
@@ -39,12 +39,6 @@ def awaiting(smtp_server, worker, vera):
     """Brightwave's request, validated by Vera: the contract is in Carl's mailbox."""
     request = request_submit(data=request_data())
     request_validate(request_id=request.pk, by=vera)
-    if not Agreement.objects.filter(request=request).exists():  # TEMPORARY
-        from django.db import transaction
-
-        from portal.agreements.services import agreement_send
-        with transaction.atomic():
-            agreement_send(request=TenantRequest.objects.select_for_update().get(pk=request.pk))
     worker()
     return request
 

@@ -5,7 +5,7 @@ from portal.accounts.models import User
 
 
 class SignInForm(forms.Form):
-    email = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}))
+    email = forms.EmailField(label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}))
     password = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
     def __init__(self, request, *args, **kwargs):
@@ -16,7 +16,9 @@ class SignInForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         if "email" in data and "password" in data:
-            self.user = authenticate(self.request, email=data["email"].lower(), password=data["password"])
+            email = data["email"].lower()
+            if len(email) <= 254:
+                self.user = authenticate(self.request, email=email, password=data["password"])
             if self.user is None:
                 raise forms.ValidationError("This e-mail and password do not match an account.", code="invalid_login")
         return data

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -72,5 +72,10 @@ def mfa(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/mfa.html", context, status=400 if form.errors else 200)
 
 
+LOCKED_OUT = "Too many failed sign-ins: this account is locked for a while. Try again later."
+
+
 def locked_out(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": LOCKED_OUT}, status=429)
     return render(request, "accounts/locked_out.html", status=429)

@@ -1,11 +1,15 @@
 """The agreement as a document: rendered from a versioned template, with an evidence page once signed."""
 
 import hashlib
+from io import BytesIO
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from weasyprint import HTML
 
 from portal.onboarding.models import TenantRequest
@@ -38,8 +42,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def signed_document(*, agreement, invitation) -> bytes:
-    """The agreement as sent, followed by the evidence page, as one PDF (to be sealed)."""
+def evidence_pdf(*, agreement, invitation) -> bytes:
     request = agreement.request
     evidence = render_to_string(
         "agreements/evidence.html",
@@ -52,7 +55,32 @@ def signed_document(*, agreement, invitation) -> bytes:
             "verify_url": settings.PORTAL_BASE_URL + reverse("agreements:verify"),
         },
     )
-    base = str(settings.BASE_DIR)
-    body = HTML(string=agreement.html, base_url=base).render()
-    proof = HTML(string=evidence, base_url=base).render()
-    return body.copy(body.pages + proof.pages).write_pdf()
+    return html_to_pdf(evidence)
+
+
+def signed_document(*, agreement, invitation) -> bytes:
+    """The agreement exactly as sent, with the evidence pages added as an incremental update (to be sealed).
+
+    The sent PDF's bytes stay the file's first revision, so its SHA-256 on the evidence page can be checked.
+    """
+    writer = IncrementalPdfFileWriter(BytesIO(bytes(agreement.pdf)))
+    evidence = PdfFileReader(BytesIO(evidence_pdf(agreement=agreement, invitation=invitation)))
+    for index in range(int(evidence.root["/Pages"]["/Count"])):
+        page = evidence.find_page_for_modification(index)[0].get_object()
+        xobject = writer.import_page_as_xobject(evidence, page_ix=index)
+        content = generic.StreamObject(stream_data=b"q /Evidence Do Q")
+        writer.insert_page(
+            generic.DictionaryObject(
+                {
+                    generic.pdf_name("/Type"): generic.pdf_name("/Page"),
+                    generic.pdf_name("/MediaBox"): page["/MediaBox"],
+                    generic.pdf_name("/Resources"): generic.DictionaryObject(
+                        {generic.pdf_name("/XObject"): generic.DictionaryObject({generic.pdf_name("/Evidence"): xobject})}
+                    ),
+                    generic.pdf_name("/Contents"): writer.add_object(content),
+                }
+            )
+        )
+    output = BytesIO()
+    writer.write(output)
+    return output.getvalue()

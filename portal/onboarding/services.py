@@ -155,11 +155,17 @@ def _locked(request_id: int) -> TenantRequest:
     ).get(pk=request_id)
 
 
+NUL_REFUSED = "The text contains a NUL character: remove it and send it again."
+
+
 def request_validate(*, request_id: int, by: User) -> TenantRequest:
     """Staff accept the company's information; the service agreement follows."""
+    from portal.agreements.services import agreement_send
+
     with transaction.atomic():
         request = _locked(request_id)
         pipeline.move(request, to=Stage.AWAITING_SIGNATURE, by=by, why="Information validated: the contract is prepared.")
+        agreement_send(request=request)
     return request
 
 
@@ -167,6 +173,8 @@ def request_reject(*, request_id: int, by: User, reason: str) -> TenantRequest:
     reason = reason.strip()
     if not reason:
         raise ValueError("Give the reason for the rejection: both contacts will read it.")
+    if "\x00" in reason:
+        raise ValueError(NUL_REFUSED)
     with transaction.atomic():
         request = _locked(request_id)
         pipeline.move(request, to=Stage.REJECTED, by=by, why=f"Rejected: {reason}", data={"reason": reason})
@@ -185,6 +193,8 @@ def request_ask_changes(*, request_id: int, by: User, message: str) -> TenantReq
     message = message.strip()
     if not message:
         raise ValueError("Say what should change: the technical contact will read it.")
+    if "\x00" in message:
+        raise ValueError(NUL_REFUSED)
     with transaction.atomic():
         request = _locked(request_id)
         pipeline.move(request, to=Stage.CHANGES_REQUESTED, by=by, why=f"Changes requested: {message}", data={"message": message})

@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from portal.onboarding.forms import TenantRequestForm, initial_from_company
@@ -129,7 +128,7 @@ def correct(request: HttpRequest, token: str) -> HttpResponse:
             except LinkDead:
                 return render(request, "onboarding/link_dead.html", {"what": "correction"}, status=410)
             else:
-                messages.success(request, format_html("Thank you: your corrected request is back with our team."))
+                messages.success(request, "Thank you: your corrected request is back with our team.")
                 request.session["submitted_request"] = tenant_request.pk
                 return redirect("onboarding:submitted")
     else:
