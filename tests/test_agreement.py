@@ -74,6 +74,8 @@ def test_tokens_are_stored_only_as_hashes(awaiting, smtp_server):
         rows = cursor.fetchall()
     assert rows and all(token not in str(value) for row in rows for value in row)
     assert SigningInvitation.objects.filter(token_hash=token_hash(token)).exists()
+    sent = OutboundEmail.objects.get(template="contract")
+    assert sent.status == "sent" and token not in sent.body_text + sent.body_html and "/sign/[removed after sending]/" in sent.body_text
 
 
 def test_signing_through_the_api_ends_at_provisioning_with_the_sealed_pdf_emailed(client, awaiting, smtp_server, worker):
@@ -120,10 +122,14 @@ def test_refusals_beside_the_field(client, awaiting, smtp_server):
     assert awaiting.stage == "awaiting_signature"
 
 
-def test_codes_are_rate_limited(client, awaiting, smtp_server):
+def test_codes_are_rate_limited_and_never_kept(client, awaiting, smtp_server, worker):
     token = signing_token(smtp_server)
     assert client.post(f"/api/v1/signing/{token}/code").status_code == 202
     assert client.post(f"/api/v1/signing/{token}/code").status_code == 429
+    worker()
+    code = latest_code(smtp_server)
+    stored = OutboundEmail.objects.get(template="signature-code")
+    assert code not in stored.subject + stored.body_text + stored.body_html
 
 
 def test_five_wrong_codes_kill_the_code(client, awaiting, smtp_server, worker):

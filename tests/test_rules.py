@@ -57,7 +57,7 @@ def test_any_text_as_a_vat_number_is_accepted_or_refused_with_a_message(text, co
 def test_phones_are_stored_in_e164():
     assert phone_normalise("0478 12 34 56", "BE") == "+32478123456"
     assert phone_normalise("+32 (0)9 234 56 78", "NL") == "+3292345678"
-    for junk in ["12", "call me", "+99 1234"]:
+    for junk in ["12", "call me", "+99 1234", "0478-12-34-56!!", "+32 478 12 34 56 x"]:
         with pytest.raises(ValidationError):
             phone_normalise(junk, "BE")
 

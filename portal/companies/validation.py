@@ -16,6 +16,7 @@ EU_COUNTRIES = frozenset(
 )
 VAT_PREFIX = {"GR": "EL"}
 _SEPARATORS = re.compile(r"[\s.\-/]")
+_PHONE_CHARACTERS = re.compile(r"^\+?[\d\s().\-/]+$")
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ def phone_normalise(raw: str, country: str) -> str:
     value = (raw or "").strip()
     if not value:
         raise ValidationError("Enter a phone number.", code="required")
+    if not _PHONE_CHARACTERS.match(value):
+        raise ValidationError(
+            "A phone number holds digits, spaces and + ( ) . - / only: e.g. +32 2 123 45 67.", code="invalid"
+        )
     try:
         parsed = phonenumbers.parse(value, (country or "").upper() or None)
     except phonenumbers.NumberParseException:

@@ -1,6 +1,7 @@
 """The e-mail outbox: render now, store a row, enqueue its sending in the same transaction."""
 
 import logging
+import re
 import smtplib
 import uuid
 from datetime import timedelta
@@ -63,6 +64,26 @@ def email_queue(
     return email
 
 
+# One-time secrets in e-mails (link tokens, signing codes) live in the outbox only until the e-mail is sent.
+_LINK_TOKEN = re.compile(r"/(sign|correct|track|activate)/[A-Za-z0-9_\-]{20,}/")
+_CODE = re.compile(r"\b\d{6}\b")
+REDACTED = "[removed after sending]"
+
+
+def _redact(email: OutboundEmail) -> list[str]:
+    """Strip the one-time links and codes from a sent (or abandoned) e-mail; the database keeps no usable secret."""
+    fields = ["subject", "body_text", "body_html"]
+    for field in fields:
+        value = _LINK_TOKEN.sub(lambda m: f"/{m.group(1)}/{REDACTED}/", getattr(email, field))
+        if email.template in SECRET_CODE_TEMPLATES:
+            value = _CODE.sub(REDACTED, value)
+        setattr(email, field, value)
+    return fields
+
+
+SECRET_CODE_TEMPLATES = frozenset({"signature-code"})
+
+
 def _backoff(attempts: int) -> timedelta:
     return min(BACKOFF_FIRST * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
 
@@ -110,7 +131,7 @@ def email_send(*, email_id: int) -> str:
         email.sent_at = timezone.now()
         email.lease_until = None
         email.last_error = ""
-        email.save(update_fields=["status", "sent_at", "lease_until", "last_error", "attempts"])
+        email.save(update_fields=["status", "sent_at", "lease_until", "last_error", "attempts", *_redact(email)])
         _on_timeline(email, f"E-mail sent to {', '.join(email.to)}: {email.subject}")
     return "sent"
 
@@ -123,7 +144,7 @@ def _email_failed(email: OutboundEmail, exc: Exception, *, retry) -> str:
         email.lease_until = None
         if give_up:
             email.status = OutboundEmail.Status.FAILED
-            email.save(update_fields=["status", "last_error", "lease_until", "attempts"])
+            email.save(update_fields=["status", "last_error", "lease_until", "attempts", *_redact(email)])
             _on_timeline(email, f"E-mail to {', '.join(email.to)} could not be delivered: {error}")
             logger.error("E-mail %s failed for good: %s", email.pk, error)
             return "failed"
