@@ -88,8 +88,9 @@ BAD = [
     Bad("non-ASCII prefix", *PREFIX, "café", "accents and other scripts are not allowed"),
     Bad("28-character prefix", *PREFIX, "brightwavebrightwaveanalytic", "Use at most 27 characters (this one has 28)"),
     Bad("unknown country", *COUNTRY, "XX", "XX is not one of the available choices"),
-    Bad("phone with junk", *commercial("phone"), "0478 65 43 21 call me", "does not exist for its country"),
-    Bad("phone that is no number", "company_phone", ("company", "phone"), "call me maybe", "not a phone number we can"),
+    Bad("phone with junk", *commercial("phone"), "0478 65 43 21 call me", "digits, spaces and"),
+    Bad("phone that does not exist", *commercial("phone"), "0478 65", "does not exist for its country"),
+    Bad("phone that is no number", "company_phone", ("company", "phone"), "call me maybe", "digits, spaces and"),
     Bad("no commercial contact", *commercial("email"), "", "This field is required.", NO_OTHER_COMMERCIAL),
 ]
 

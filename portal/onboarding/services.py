@@ -1,5 +1,7 @@
 """What happens to a tenant request: submit, validate, reject, ask for changes, correct."""
 
+from dataclasses import asdict
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -50,6 +52,16 @@ def _contact_upsert(company: Company, data: ContactData) -> Contact:
         },
     )
     return contact
+
+
+def _contacts_save(company: Company, data: RequestData, *, new_company: bool) -> tuple[Contact, Contact]:
+    """The two contacts (one when they are the same person); a new company's are plain inserts."""
+    if not new_company:
+        return _contact_upsert(company, data.technical), _contact_upsert(company, data.commercial)
+    technical = Contact.objects.create(company=company, **asdict(data.technical))
+    if data.commercial.email == data.technical.email:
+        return technical, technical
+    return technical, Contact.objects.create(company=company, **asdict(data.commercial))
 
 
 def user_company(user: User | None) -> Company | None:
@@ -113,9 +125,9 @@ def request_submit(*, data: RequestData, user: User | None = None) -> TenantRequ
     try:
         with transaction.atomic():
             company = user_company(user) or Company()
+            new_company = company.pk is None
             _company_apply(company, data)
-            technical = _contact_upsert(company, data.technical)
-            commercial = _contact_upsert(company, data.commercial)
+            technical, commercial = _contacts_save(company, data, new_company=new_company)
             now = timezone.now()
             request = TenantRequest.objects.create(
                 company=company,

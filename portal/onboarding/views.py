@@ -1,6 +1,8 @@
 from django.contrib import messages
+from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portal.onboarding.forms import TenantRequestForm, initial_from_company
@@ -15,6 +17,8 @@ from portal.onboarding.services import (
     user_company,
 )
 
+THANKS_SALT = "onboarding.submitted"
+THANKS_MAX_AGE = 24 * 3600
 PREFIX_TAKEN = "This name was taken a moment ago by another request: choose another name."
 
 
@@ -28,8 +32,7 @@ def request_tenant(request: HttpRequest) -> HttpResponse:
             except PrefixTaken:
                 form.add_error("tenant_domain_prefix", PREFIX_TAKEN)
             else:
-                request.session["submitted_request"] = tenant_request.pk
-                return redirect("onboarding:submitted")
+                return _to_thanks(tenant_request)
     else:
         company = user_company(user)
         form = TenantRequestForm(initial=initial_from_company(company) if company else {})
@@ -61,8 +64,16 @@ def _correction_request_id(request: HttpRequest) -> int | None:
         return None
 
 
+def _to_thanks(tenant_request: TenantRequest) -> HttpResponse:
+    """To the thank-you page, with the request's id signed in the URL (no session is created for a visitor)."""
+    return redirect(f"{reverse('onboarding:submitted')}?r={signing.dumps(tenant_request.pk, salt=THANKS_SALT)}")
+
+
 def submitted(request: HttpRequest) -> HttpResponse:
-    pk = request.session.get("submitted_request")
+    try:
+        pk = signing.loads(request.GET.get("r", ""), salt=THANKS_SALT, max_age=THANKS_MAX_AGE)
+    except signing.BadSignature:
+        return redirect("onboarding:request_tenant")
     tenant_request = TenantRequest.objects.select_related("company", "technical_contact").filter(pk=pk).first()
     if tenant_request is None:
         return redirect("onboarding:request_tenant")
@@ -129,8 +140,7 @@ def correct(request: HttpRequest, token: str) -> HttpResponse:
                 return render(request, "onboarding/link_dead.html", {"what": "correction"}, status=410)
             else:
                 messages.success(request, "Thank you: your corrected request is back with our team.")
-                request.session["submitted_request"] = tenant_request.pk
-                return redirect("onboarding:submitted")
+                return _to_thanks(tenant_request)
     else:
         initial = initial_from_company(
             tenant_request.company,
