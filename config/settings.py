@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.api.middleware.JsonErrors",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -217,3 +218,22 @@ SEAL_ALLOW_DEV_CERT = env_bool("SEAL_ALLOW_DEV_CERT", False)
 SEAL_TRUSTED_CERTS = [p for p in env_str("SEAL_TRUSTED_CERTS", "").split(",") if p.strip()]
 SEAL_TSA_URL = env_str("SEAL_TSA_URL", "")
 VERIFY_MAX_UPLOAD = 20 * 1024 * 1024
+
+# Provisioning.
+SIMULATED_DELAY_SECONDS = float(env_str("SIMULATED_DELAY_SECONDS", "0"))
+SIMULATED_FAILURES = dict(
+    item.split(":", 1) for item in env_str("SIMULATED_FAILURES", "").split(",") if ":" in item
+)
+PROVISIONING_MAX_ATTEMPTS = int(env_str("PROVISIONING_MAX_ATTEMPTS", "8"))
+PROVISIONING_CULTURE = env_str("PROVISIONING_CULTURE", "en-US")
+PROVISIONING_LANGUAGE = env_str("PROVISIONING_LANGUAGE", "en")
+ACTIVATION_LINK_EXPIRES_AFTER = env_duration("ACTIVATION_LINK_EXPIRES_AFTER", "7d")
+PARTNER_CENTER_API_URL = env_str("PARTNER_CENTER_API_URL", "https://api.partnercenter.microsoft.com")
+PARTNER_CENTER_TENANT_ID = env_str("PARTNER_CENTER_TENANT_ID", "")
+PARTNER_CENTER_TOKEN_URL = env_str("PARTNER_CENTER_TOKEN_URL", "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
+PARTNER_CENTER_CLIENT_ID = env_str("PARTNER_CENTER_CLIENT_ID", "")
+PARTNER_CENTER_CLIENT_SECRET = env_str("PARTNER_CENTER_CLIENT_SECRET", "")
+PARTNER_CENTER_REFRESH_TOKEN = env_str("PARTNER_CENTER_REFRESH_TOKEN", "")
+PARTNER_CENTER_TIMEOUT = float(env_str("PARTNER_CENTER_TIMEOUT", "20"))
+PARTNER_CENTER_MAX_RETRIES = int(env_str("PARTNER_CENTER_MAX_RETRIES", "4"))
+PARTNER_CENTER_MAX_WAIT = float(env_str("PARTNER_CENTER_MAX_WAIT", "60"))

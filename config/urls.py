@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal.api.api import api
+from portal.accounts import views as account_views
 from portal.core import views as core_views
 from portal.notifications import views as mailbox
 
@@ -10,9 +11,11 @@ admin.site.site_header = f"{settings.PORTAL_BRAND} portal administration"
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("tenants/<int:pk>/admin-account/", core_views.tenant_admin_reveal, name="tenant_admin_reveal"),
     path("", include("portal.onboarding.urls")),
     path("", include("portal.agreements.urls")),
     path("accounts/", include("portal.accounts.urls")),
+    path("activate/<str:token>/", account_views.activate, name="activate"),
     path("backoffice/", include("portal.backoffice.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -31,3 +31,22 @@ class TotpForm(forms.Form):
         error_messages={"invalid": "Enter the 6 digits your app shows."},
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
     )
+
+
+class ActivationForm(forms.Form):
+    password1 = forms.CharField(
+        label="New password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
+        help_text="At least 10 characters, not a common password, not only digits, not like your name or e-mail.",
+    )
+    password2 = forms.CharField(label="Repeat it", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("password1") and data.get("password2") and data["password1"] != data["password2"]:
+            self.add_error("password2", "The two passwords differ.")
+        return data
+
+
+class ResendForm(forms.Form):
+    email = forms.EmailField(label="Your e-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))

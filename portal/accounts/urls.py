@@ -8,4 +8,5 @@ urlpatterns = [
     path("login/", views.sign_in, name="login"),
     path("logout/", views.sign_out, name="logout"),
     path("mfa/", views.mfa, name="mfa"),
+    path("activation/", views.activation_ask, name="activation_ask"),
 ]

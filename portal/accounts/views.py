@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,7 +15,9 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.accounts.forms import SignInForm, TotpForm
+from portal.accounts.forms import ActivationForm, ResendForm, SignInForm, TotpForm
+from portal.accounts.models import ActivationLink
+from portal.accounts.services import ActivationDead, activation_complete, activation_find, activation_resend
 
 
 def _next_url(request: HttpRequest, default: str = "/") -> str:
@@ -79,3 +82,36 @@ def locked_out(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpR
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": LOCKED_OUT}, status=429)
     return render(request, "accounts/locked_out.html", status=429)
+
+
+def activate(request: HttpRequest, token: str) -> HttpResponse:
+    """First sign-in of a new technical contact: set a password, then land in the portal on the company."""
+    try:
+        link = activation_find(token)
+    except ActivationLink.DoesNotExist:
+        return render(request, "onboarding/link_unknown.html", status=404)
+    except ActivationDead:
+        return render(request, "accounts/activation_dead.html", {"form": ResendForm()}, status=410)
+    form = ActivationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = activation_complete(raw=token, password=form.cleaned_data["password1"])
+        except ActivationDead:
+            return render(request, "accounts/activation_dead.html", {"form": ResendForm()}, status=410)
+        except ValidationError as error:
+            form.add_error("password1", error)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Welcome: your password is set. You can also set up two-step sign-in below.")
+            return redirect("/")
+    return render(request, "accounts/activate.html", {"form": form, "person": link.user}, status=400 if form.errors else 200)
+
+
+def activation_ask(request: HttpRequest) -> HttpResponse:
+    """Ask for a new activation link; the answer is the same whether or not the address is known."""
+    form = ResendForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        activation_resend(email=form.cleaned_data["email"])
+        messages.info(request, "If this address has portal access waiting to be activated, a new link is on its way.")
+        return redirect("accounts:login")
+    return render(request, "accounts/activation_ask.html", {"form": form}, status=400 if form.errors else 200)

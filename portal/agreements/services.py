@@ -20,6 +20,7 @@ from portal.onboarding import pipeline
 from portal.onboarding.models import TenantRequest, TimelineEntry
 from portal.onboarding.stages import Stage
 from portal.onboarding.timeline import timeline_append
+from portal.provisioning.services import provisioning_start
 
 CODE_TRIES = 5
 CODE_MIN_INTERVAL_SECONDS = 60
@@ -353,6 +354,7 @@ def _sign(request: TenantRequest, invitation: SigningInvitation, signature: Sign
         why=f"Service agreement signed by {agreement.signer_name}, {agreement.signer_title}; tenant provisioning begins.",
         data={"agreement": agreement.pk, "signed_sha256": agreement.signed_sha256, "ip": signature.ip},
     )
+    provisioning_start(request=request)
     email_queue(
         template="agreement-signed",
         to=[invitation.signer_email],

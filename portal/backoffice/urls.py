@@ -14,4 +14,7 @@ urlpatterns = [
     path("requests/<int:pk>/agreements/<int:agreement_id>/<str:kind>.pdf", views.agreement_document, name="agreement_document"),
     path("requests/<int:pk>/resend/", views.resend, name="resend"),
     path("requests/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
+    path("requests/<int:pk>/provisioning/retry/", views.provisioning_retry_view, name="provisioning_retry"),
+    path("requests/<int:pk>/provisioning/cancel/", views.provisioning_cancel_view, name="provisioning_cancel"),
+    path("requests/<int:pk>/activation/resend/", views.activation_resend_view, name="activation_resend"),
 ]

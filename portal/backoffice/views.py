@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from portal.accounts.decorators import staff_required
+from portal.accounts.services import activation_resend
 from portal.agreements.documents import agreement_html, html_to_pdf
 from portal.agreements.models import Agreement
 from portal.agreements.services import agreement_resend, agreement_withdraw
@@ -17,6 +18,7 @@ from portal.onboarding.pipeline import IllegalMove, can_move
 from portal.onboarding.selectors import request_checks, request_progress, staff_requests, stage_counts
 from portal.onboarding.services import request_ask_changes, request_reject, request_validate
 from portal.onboarding.stages import Stage
+from portal.provisioning.services import provisioning_cancel, provisioning_retry
 
 PAGE_SIZE = 50
 
@@ -27,7 +29,7 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     stage = request.GET.get("stage") or Stage.TO_VALIDATE
     if stage not in Stage.values and stage != "all":
         stage = Stage.TO_VALIDATE
-    query = request.GET.get("q", "").strip()
+    query = request.GET.get("q", "").replace("\x00", "").strip()
     page = Paginator(staff_requests(stage=None if stage == "all" else stage, query=query), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -136,3 +138,24 @@ def resend(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, agreement_withdraw, "Agreement withdrawn: the request is back at To Validate.", reason=request.POST.get("reason", ""))
+
+
+@staff_required
+@require_POST
+def provisioning_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, provisioning_retry, "Provisioning restarted.", domain_prefix=request.POST.get("domain_prefix", ""))
+
+
+@staff_required
+@require_POST
+def provisioning_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, provisioning_cancel, "Request cancelled.", reason=request.POST.get("reason", ""))
+
+
+@staff_required
+@require_POST
+def activation_resend_view(request: HttpRequest, pk: int) -> HttpResponse:
+    tenant_request = get_object_or_404(TenantRequest.objects.select_related("technical_contact"), pk=pk)
+    activation_resend(email=tenant_request.technical_contact.email)
+    messages.success(request, "If the technical contact has not set a password yet, a new activation link is on its way.")
+    return redirect("backoffice:request", pk=pk)

@@ -1,8 +1,12 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from portal.accounts.forms import SignInForm
 from portal.onboarding.selectors import requests_visible_to
+from portal.provisioning.services import admin_credentials_reveal
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -10,6 +14,19 @@ def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not user.is_authenticated:
         return render(request, "home.html", {"form": SignInForm(request)})
-    companies = list(user.companies.all()) if not user.is_staff else []
+    companies = list(user.companies.prefetch_related("tenants")) if not user.is_staff else []
     requests = list(requests_visible_to(user).order_by("-created_at")[:20]) if not user.is_staff else []
     return render(request, "home.html", {"companies": companies, "requests": requests})
+
+
+@login_required
+@require_POST
+def tenant_admin_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    """The tenant's initial admin account, shown once to a user of the company, then wiped."""
+    credentials = admin_credentials_reveal(tenant_id=pk, user=request.user)
+    if credentials is None:
+        messages.info(request, "There is no administrator account to show: it was already shown once.")
+        return redirect("home")
+    response = render(request, "tenant_admin.html", {"admin_user": credentials[0], "admin_password": credentials[1]})
+    response["Cache-Control"] = "no-store"
+    return response

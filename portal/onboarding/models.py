@@ -35,6 +35,8 @@ class TenantRequest(models.Model):
     vat_checked_at = models.DateTimeField(null=True, blank=True)
     vat_registered_name = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    provisioning_attempts = models.PositiveSmallIntegerField(default=0)
+    provisioning_error = models.TextField(blank=True, help_text="Why the last provisioning attempt failed, for staff.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -97,6 +97,7 @@ def _request_page(request: HttpRequest, tenant_request: TenantRequest, *, full: 
             "steps": request_progress(tenant_request, entries),
             "entries": entries if full else [e for e in entries if e.kind == "stage"],
             "full": full,
+            "tenant": getattr(tenant_request, "tenant", None) if tenant_request.stage == "completed" else None,
         },
     )
 

@@ -1,14 +1,73 @@
 """The provisioner: our one interface to Microsoft (Partner Center), picked by the PROVISIONER setting."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Protocol
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 
-class ProvisionerUnavailable(Exception):
-    """Microsoft could not be asked right now; the caller may try again later."""
+class ProvisionerError(Exception):
+    """Microsoft refused or failed. `message` is in plain words for staff; `permanent` says whether retrying can help."""
+
+    def __init__(self, message: str, *, code: str = "", permanent: bool = True, retry_after: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class ProvisionerUnavailable(ProvisionerError):
+    """Microsoft could not be asked right now (network, throttling, 5xx): try again later."""
+
+    def __init__(self, message: str, *, code: str = "", retry_after: float | None = None):
+        super().__init__(message, code=code, permanent=False, retry_after=retry_after)
+
+
+@dataclass(frozen=True)
+class Address:
+    line1: str
+    line2: str
+    postal_code: str
+    city: str
+    country: str  # ISO 3166-1 alpha-2
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """What Microsoft needs to create a customer tenant."""
+
+    domain_prefix: str
+    company_name: str
+    registration_number: str  # the VAT or company-register number
+    email: str  # billing contact (the commercial contact)
+    first_name: str
+    last_name: str
+    phone: str  # E.164
+    culture: str  # e.g. "en-US"
+    language: str  # e.g. "en"
+    address: Address
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str  # Microsoft's customer (tenant) id
+    domain: str  # <prefix>.onmicrosoft.com
+    admin_user: str = ""  # the tenant's first admin, as Microsoft returns it when creating
+    admin_password: str = ""
+
+
+@dataclass(frozen=True)
+class AgreementSigner:
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    signed_at: datetime
 
 
 class Provisioner(Protocol):
@@ -16,16 +75,36 @@ class Provisioner(Protocol):
         """Is <prefix>.onmicrosoft.com free at Microsoft?"""
         ...
 
+    def customer_find(self, *, domain_prefix: str) -> Customer | None:
+        """The customer that already owns <prefix>.onmicrosoft.com under this partner, if any."""
+        ...
+
+    def create_customer(self, *, profile: CustomerProfile, idempotency_key: str) -> Customer:
+        """Create the customer and its tenant. Raises ProvisionerError / ProvisionerUnavailable."""
+        ...
+
+    def accept_customer_agreement(self, *, customer_id: str, signer: AgreementSigner) -> None:
+        """Record the customer's acceptance of the Microsoft Customer Agreement (already recorded: no error)."""
+        ...
+
 
 PROVISIONERS = {
     "simulated": "portal.provisioning.simulated.SimulatedProvisioner",
+    "partner_center": "portal.provisioning.partner_center.PartnerCenterProvisioner",
 }
 
 
 @cache
 def _provisioner(name: str) -> Provisioner:
+    if name not in PROVISIONERS:
+        raise ImproperlyConfigured(f"PROVISIONER={name!r}: use one of {', '.join(PROVISIONERS)}.")
     return import_string(PROVISIONERS[name])()
 
 
 def get_provisioner() -> Provisioner:
     return _provisioner(settings.PROVISIONER)
+
+
+def provisioner_reset() -> None:
+    """Forget the configured provisioner (after settings change, in tests)."""
+    _provisioner.cache_clear()

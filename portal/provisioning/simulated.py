@@ -1,8 +1,75 @@
+import secrets
+import time
+import uuid
+
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from portal.provisioning.base import AgreementSigner, Customer, CustomerProfile, ProvisionerError, ProvisionerUnavailable
 
 
 class SimulatedProvisioner:
-    """Deterministic stand-in for Partner Center, for development and demonstrations."""
+    """A deterministic stand-in for Partner Center, kept in the database, for development and demonstrations.
+
+    SIMULATED_TAKEN_DOMAINS are taken; SIMULATED_DELAY_SECONDS slows every call; SIMULATED_FAILURES injects
+    failures by domain prefix: "<prefix>:unavailable" answers as a throttled Microsoft would (passing, retried),
+    "<prefix>:invalid_address" as a refused address (permanent).
+    """
+
+    def _pause(self) -> None:
+        if settings.SIMULATED_DELAY_SECONDS:
+            time.sleep(settings.SIMULATED_DELAY_SECONDS)
+
+    def _inject(self, prefix: str) -> None:
+        failure = settings.SIMULATED_FAILURES.get(prefix)
+        if failure == "unavailable":
+            raise ProvisionerUnavailable("Microsoft is throttling requests (simulated); trying again later.", code="throttled", retry_after=30)
+        if failure == "invalid_address":
+            raise ProvisionerError("Microsoft refused the company address (simulated): check street, postal code and city.", code="invalid_address")
 
     def domain_available(self, *, prefix: str) -> bool:
-        return prefix.lower() not in settings.SIMULATED_TAKEN_DOMAINS
+        from portal.provisioning.models import SimulatedCustomer
+
+        prefix = prefix.lower()
+        return prefix not in settings.SIMULATED_TAKEN_DOMAINS and not SimulatedCustomer.objects.filter(
+            domain=f"{prefix}.onmicrosoft.com"
+        ).exists()
+
+    def customer_find(self, *, domain_prefix: str) -> Customer | None:
+        from portal.provisioning.models import SimulatedCustomer
+
+        found = SimulatedCustomer.objects.filter(domain=f"{domain_prefix}.onmicrosoft.com").first()
+        return Customer(id=found.customer_id, domain=found.domain) if found else None
+
+    def create_customer(self, *, profile: CustomerProfile, idempotency_key: str) -> Customer:
+        from portal.provisioning.models import SimulatedCustomer
+
+        self._pause()
+        self._inject(profile.domain_prefix)
+        if profile.domain_prefix in settings.SIMULATED_TAKEN_DOMAINS:
+            raise ProvisionerError(
+                f"{profile.domain_prefix}.onmicrosoft.com is already taken at Microsoft: choose another tenant name.",
+                code="domain_taken",
+            )
+        domain = f"{profile.domain_prefix}.onmicrosoft.com"
+        try:
+            with transaction.atomic():
+                created = SimulatedCustomer.objects.create(
+                    customer_id=str(uuid.uuid4()), domain=domain, company_name=profile.company_name,
+                    idempotency_key=idempotency_key,
+                )
+        except IntegrityError:
+            existing = SimulatedCustomer.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is None:
+                raise ProvisionerError(f"{domain} is already taken at Microsoft: choose another tenant name.", code="domain_taken") from None
+            return Customer(id=existing.customer_id, domain=existing.domain)
+        return Customer(id=created.customer_id, domain=domain, admin_user=f"admin@{domain}", admin_password=secrets.token_urlsafe(12))
+
+    def accept_customer_agreement(self, *, customer_id: str, signer: AgreementSigner) -> None:
+        from portal.provisioning.models import SimulatedCustomer
+
+        self._pause()
+        SimulatedCustomer.objects.filter(customer_id=customer_id, agreement_accepted_at=None).update(
+            agreement_accepted_at=timezone.now()
+        )

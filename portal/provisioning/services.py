@@ -1,0 +1,237 @@
+"""Step 6: the tenant is created at Microsoft, and the right people get access and are told."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.accounts.models import User
+from portal.accounts.services import activation_link_new, activation_url
+from portal.agreements.models import Agreement
+from portal.companies.models import Membership
+from portal.core.sealed_box import open_text, seal_text
+from portal.notifications.services import absolute_url, email_queue, staff_addresses
+from portal.onboarding import pipeline
+from portal.onboarding.models import TenantRequest, TimelineEntry
+from portal.onboarding.stages import Stage
+from portal.onboarding.timeline import timeline_append
+from portal.provisioning.base import (
+    Address,
+    AgreementSigner,
+    Customer,
+    CustomerProfile,
+    ProvisionerError,
+    get_provisioner,
+)
+from portal.provisioning.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_FIRST = timedelta(minutes=1)
+BACKOFF_MAX = timedelta(hours=2)
+WORKING_ON_IT = "We are creating your tenant. This usually takes a few minutes; we e-mail you when it is ready."
+
+
+def idempotency_key(request: TenantRequest) -> str:
+    """Stable for the request: a retry can never create a second tenant."""
+    return f"tenant-request-{request.pk}-{request.domain_prefix}"
+
+
+def provisioning_start(*, request: TenantRequest) -> None:
+    """Enqueue the tenant's creation; call inside the transaction that moves the request to Provisioning."""
+    from portal.provisioning.tasks import provision_tenant
+
+    provision_tenant.enqueue(request_id=request.pk)
+
+
+def _profile(request: TenantRequest) -> CustomerProfile:
+    company, billing = request.company, request.commercial_contact
+    return CustomerProfile(
+        domain_prefix=request.domain_prefix,
+        company_name=company.legal_name,
+        registration_number=company.vat_number,
+        email=billing.email,
+        first_name=billing.first_name,
+        last_name=billing.last_name,
+        phone=billing.phone,
+        culture=settings.PROVISIONING_CULTURE,
+        language=settings.PROVISIONING_LANGUAGE,
+        address=Address(company.address_line1, company.address_line2, company.postal_code, company.city, company.country),
+    )
+
+
+def _signer(request: TenantRequest) -> AgreementSigner:
+    agreement = request.agreements.filter(status=Agreement.Status.SIGNED).order_by("-signed_at").first()
+    contact = request.commercial_contact
+    first, _, last = (agreement.signer_name if agreement else contact.full_name).partition(" ")
+    return AgreementSigner(
+        first_name=first or contact.first_name,
+        last_name=last or contact.last_name,
+        email=agreement.signer_email if agreement else contact.email,
+        phone=contact.phone,
+        signed_at=agreement.signed_at if agreement else timezone.now(),
+    )
+
+
+def tenant_provision(*, request_id: int) -> str:
+    """One attempt: find or create the customer, record the agreement, then complete in one transaction."""
+    request = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact").get(pk=request_id)
+    if request.stage != Stage.PROVISIONING:
+        return "not provisioning"
+    if Tenant.objects.filter(request=request).exists():
+        return "already created"
+    provisioner = get_provisioner()
+    try:
+        customer = provisioner.customer_find(domain_prefix=request.domain_prefix)
+        if customer is None:
+            customer = provisioner.create_customer(profile=_profile(request), idempotency_key=idempotency_key(request))
+        provisioner.accept_customer_agreement(customer_id=customer.id, signer=_signer(request))
+    except ProvisionerError as error:
+        return _attempt_failed(request_id, error)
+    _complete(request_id, customer)
+    return "completed"
+
+
+def _backoff(attempts: int) -> timedelta:
+    return min(BACKOFF_FIRST * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def _attempt_failed(request_id: int, error: ProvisionerError) -> str:
+    from portal.provisioning.tasks import provision_tenant
+
+    with transaction.atomic():
+        request = TenantRequest.objects.select_for_update().select_related("company").get(pk=request_id)
+        if request.stage != Stage.PROVISIONING:
+            return "not provisioning"
+        request.provisioning_attempts += 1
+        request.provisioning_error = error.message
+        request.save(update_fields=["provisioning_attempts", "provisioning_error"])
+        if not error.permanent and request.provisioning_attempts < settings.PROVISIONING_MAX_ATTEMPTS:
+            wait = max(_backoff(request.provisioning_attempts), timedelta(seconds=error.retry_after or 0))
+            provision_tenant.using(run_after=timezone.now() + wait).enqueue(request_id=request.pk)
+            timeline_append(
+                request=request,
+                kind=TimelineEntry.Kind.NOTE,
+                message=f"Provisioning attempt {request.provisioning_attempts} did not succeed ({error.message}); next try in {int(wait.total_seconds())} s.",
+                data={"code": error.code},
+            )
+            return "retry"
+        why = error.message if error.permanent else f"{error.message} (gave up after {request.provisioning_attempts} attempts)"
+        pipeline.move(request, to=Stage.PROVISIONING_FAILED, by=None, by_name="System (provisioning)",
+                      why=f"Provisioning failed: {why}", data={"code": error.code})
+        staff = staff_addresses()
+        if staff:
+            email_queue(
+                template="provisioning-failed",
+                to=staff,
+                request=request,
+                context={"req": request, "company": request.company, "reason": why,
+                         "backoffice_url": absolute_url(reverse("backoffice:request", args=[request.pk]))},
+            )
+    logger.warning("Provisioning of request %s failed: %s", request_id, why)
+    return "failed"
+
+
+def _complete(request_id: int, customer: Customer) -> None:
+    with transaction.atomic():
+        request = TenantRequest.objects.select_for_update().select_related(
+            "company", "technical_contact", "commercial_contact"
+        ).get(pk=request_id)
+        if request.stage != Stage.PROVISIONING or Tenant.objects.filter(request=request).exists():
+            return
+        now = timezone.now()
+        tenant = Tenant.objects.create(
+            request=request,
+            company=request.company,
+            customer_id=customer.id,
+            domain=customer.domain,
+            agreement_accepted_at=now,
+            admin_user=customer.admin_user,
+            admin_secret=seal_text(customer.admin_password) if customer.admin_password else None,
+        )
+        request.provisioning_error = ""
+        request.save(update_fields=["provisioning_error"])
+        timeline_append(
+            request=request,
+            kind=TimelineEntry.Kind.NOTE,
+            message=f"Tenant {tenant.domain} created at Microsoft (customer {tenant.customer_id}); Microsoft Customer Agreement acceptance recorded.",
+            data={"customer_id": tenant.customer_id},
+        )
+        _access_grant(request, tenant)
+        pipeline.move(request, to=Stage.COMPLETED, by=None, by_name="System (provisioning)",
+                      why=f"Registration completed: {tenant.domain} is ready.")
+
+
+def _access_grant(request: TenantRequest, tenant: Tenant) -> None:
+    """A new technical contact gets an activation link; one with access gets only "tenant created"."""
+    contact, company = request.technical_contact, request.company
+    user = User.objects.filter(email__iexact=contact.email).first()
+    has_access = user is not None and user.is_active and user.has_usable_password()
+    if user is None:
+        user = User.objects.create_user(contact.email, None, first_name=contact.first_name, last_name=contact.last_name)
+    Membership.objects.get_or_create(user=user, company=company)
+    if contact.user_id != user.pk:
+        contact.user = user
+        contact.save(update_fields=["user"])
+    context = {"req": request, "company": company, "tenant": tenant, "technical": contact,
+               "commercial": request.commercial_contact, "portal_url": absolute_url("/")}
+    if has_access:
+        email_queue(template="tenant-created", to=[contact.email], request=request, context={**context, "recipient": contact})
+    else:
+        raw, link = activation_link_new(user=user)
+        email_queue(
+            template="tenant-ready-activate",
+            to=[contact.email],
+            request=request,
+            context={**context, "recipient": contact, "activation_url": activation_url(raw), "expires_at": link.expires_at},
+        )
+    email_queue(template="registration-succeeded", to=[request.commercial_contact.email], request=request,
+                context={**context, "recipient": request.commercial_contact})
+
+
+def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") -> TenantRequest:
+    """Staff fixed what Microsoft refused (e.g. the tenant name) and try again."""
+    from portal.onboarding.domains import prefix_availability
+
+    with transaction.atomic():
+        request = TenantRequest.objects.select_for_update().get(pk=request_id)
+        new_prefix = domain_prefix.strip().lower()
+        changes = {}
+        if new_prefix and new_prefix != request.domain_prefix:
+            availability = prefix_availability(new_prefix, exclude_request_id=request.pk)
+            if not availability.available:
+                raise ValueError(availability.reason)
+            changes = {"domain_prefix": [request.domain_prefix, availability.prefix]}
+            request.domain_prefix = availability.prefix
+        request.provisioning_attempts = 0
+        request.save(update_fields=["domain_prefix", "provisioning_attempts"])
+        why = "Provisioning retried" + (f" with the tenant name {request.domain}" if changes else "")
+        pipeline.move(request, to=Stage.PROVISIONING, by=by, why=why + ".", data=changes)
+        provisioning_start(request=request)
+    return request
+
+
+def provisioning_cancel(*, request_id: int, by: User, reason: str) -> TenantRequest:
+    with transaction.atomic():
+        request = TenantRequest.objects.select_for_update().get(pk=request_id)
+        pipeline.move(request, to=Stage.CANCELLED, by=by, why=f"Cancelled: {reason.strip() or 'by staff'}")
+    return request
+
+
+def admin_credentials_reveal(*, tenant_id: int, user: User) -> tuple[str, str] | None:
+    """The tenant's initial admin credentials, once, to a user of the company; wiped as they are shown."""
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().filter(pk=tenant_id, company__memberships__user=user).first()
+        if tenant is None or not tenant.admin_secret:
+            return None
+        secret = open_text(tenant.admin_secret)
+        tenant.admin_secret = None
+        tenant.admin_secret_shown_at = timezone.now()
+        tenant.save(update_fields=["admin_secret", "admin_secret_shown_at"])
+        request = TenantRequest.objects.select_for_update().get(pk=tenant.request_id)
+        timeline_append(request=request, kind=TimelineEntry.Kind.NOTE, actor=user,
+                        message="Initial admin credentials shown once to the technical contact, then wiped.")
+    return (tenant.admin_user, secret) if secret else None
