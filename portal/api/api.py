@@ -3,7 +3,7 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
-from portal.api import requests, signing, staff, tokens
+from portal.api import activation, requests, signing, staff, tokens
 from portal.onboarding.pipeline import IllegalMove
 
 api = NinjaAPI(
@@ -18,6 +18,7 @@ api = NinjaAPI(
 api.add_router("", tokens.router)
 api.add_router("", requests.router)
 api.add_router("", signing.router)
+api.add_router("", activation.router)
 api.add_router("/staff", staff.router)
 
 

@@ -3,6 +3,7 @@
 from portal.companies.models import Contact
 from portal.onboarding.models import TenantRequest, TimelineEntry
 from portal.onboarding.stages import Stage
+from portal.provisioning.models import Tenant
 
 
 def contact_out(contact: Contact) -> dict:
@@ -32,6 +33,7 @@ def request_out(request: TenantRequest, entries: list[TimelineEntry] | None = No
     company = request.company
     if entries is None:
         entries = list(request.timeline.order_by("seq"))
+    tenant = Tenant.objects.filter(request=request).first() if request.stage == Stage.COMPLETED else None
     return {
         **request_summary(request),
         "vat_check": request.vat_check,
@@ -54,6 +56,8 @@ def request_out(request: TenantRequest, entries: list[TimelineEntry] | None = No
             "domain": request.domain,
             "display_name": request.display_name,
             "country": request.tenant_country,
+            "customer_id": tenant.customer_id if tenant else None,
+            "created_at": tenant.created_at if tenant else None,
         },
         "technical_contact": contact_out(request.technical_contact),
         "commercial_contact": contact_out(request.commercial_contact),

@@ -1,0 +1,41 @@
+"""Activation of a new user's portal access, for integrators: set the first password."""
+
+from typing import Annotated
+
+from django.core.exceptions import ValidationError
+from ninja import Path, Router, Schema
+from ninja.errors import HttpError
+from pydantic import StringConstraints
+
+from portal.accounts.models import ActivationLink
+from portal.accounts.services import ActivationDead, activation_complete
+from portal.api import schemas
+
+router = Router(tags=["activation"])
+
+
+class PasswordIn(Schema):
+    password: Annotated[str, StringConstraints(max_length=4096)]
+
+
+class ActivatedOut(Schema):
+    detail: str
+    email: str
+
+
+@router.post(
+    "/activation/{token}",
+    response={200: ActivatedOut, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error},
+    auth=None,
+    summary="Set the first password of a new user; the link then dies",
+)
+def activate(request, payload: PasswordIn, token: str = Path(..., max_length=200)):
+    try:
+        user = activation_complete(raw=token, password=payload.password)
+    except ActivationLink.DoesNotExist:
+        raise HttpError(404, "There is no activation link with this token.") from None
+    except ActivationDead:
+        raise HttpError(410, "This activation link was used, expired or replaced: ask for a new one at /accounts/activation/.") from None
+    except ValidationError as error:
+        return 422, {"detail": [{"loc": ["body", "password"], "msg": message, "type": "weak_password"} for message in error.messages]}
+    return {"detail": "Your password is set: sign in to the portal.", "email": user.email}
