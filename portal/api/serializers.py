@@ -2,6 +2,7 @@
 
 from portal.companies.models import Contact
 from portal.onboarding.models import TenantRequest, TimelineEntry
+from portal.onboarding.selectors import timeline_for_customer
 from portal.onboarding.stages import Stage
 from portal.provisioning.models import Tenant
 
@@ -29,10 +30,10 @@ def request_summary(request: TenantRequest) -> dict:
     }
 
 
-def request_out(request: TenantRequest, entries: list[TimelineEntry] | None = None) -> dict:
+def request_out(request: TenantRequest, entries: list[TimelineEntry] | None = None, *, for_customer: bool = False) -> dict:
     company = request.company
     if entries is None:
-        entries = list(request.timeline.order_by("seq"))
+        entries = list(request.timeline.select_related("actor").order_by("seq"))
     tenant = Tenant.objects.filter(request=request).first() if request.stage == Stage.COMPLETED else None
     return {
         **request_summary(request),
@@ -61,7 +62,7 @@ def request_out(request: TenantRequest, entries: list[TimelineEntry] | None = No
         },
         "technical_contact": contact_out(request.technical_contact),
         "commercial_contact": contact_out(request.commercial_contact),
-        "timeline": [
+        "timeline": _customer_timeline(entries) if for_customer else [
             {
                 "seq": e.seq,
                 "at": e.at,
@@ -74,3 +75,14 @@ def request_out(request: TenantRequest, entries: list[TimelineEntry] | None = No
             for e in entries
         ],
     }
+
+
+def _customer_timeline(entries: list[TimelineEntry]) -> list[dict]:
+    """The customer's view: no staff notes, customer wording (see timeline_for_customer)."""
+    public = timeline_for_customer(entries)
+    kept = [e for e in entries if e.kind != TimelineEntry.Kind.NOTE]
+    return [
+        {"seq": e.seq, "at": p.at, "kind": p.kind, "actor": p.actor_label, "from_stage": e.from_stage,
+         "to_stage": e.to_stage, "message": p.message}
+        for e, p in zip(kept, public, strict=True)
+    ]

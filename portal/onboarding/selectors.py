@@ -130,3 +130,28 @@ def request_progress(request: TenantRequest, entries: list[TimelineEntry]) -> li
         else:
             steps.append(Step(key, label, "todo", None))
     return steps
+
+
+@dataclass(frozen=True)
+class PublicEntry:
+    at: datetime
+    kind: str
+    actor_label: str
+    message: str
+
+
+CUSTOMER_WORDING = {
+    Stage.PROVISIONING_FAILED: "We are working on the creation of your tenant; our team has been alerted.",
+}
+
+
+def timeline_for_customer(entries: list[TimelineEntry]) -> list[PublicEntry]:
+    """What the company sees of its timeline: stage changes and e-mails, in customer words; staff notes stay inside."""
+    public = []
+    for entry in entries:
+        if entry.kind == TimelineEntry.Kind.NOTE:
+            continue
+        message = CUSTOMER_WORDING.get(entry.to_stage, entry.message) if entry.kind == TimelineEntry.Kind.STAGE else entry.message
+        actor = entry.actor_label if not (entry.actor and entry.actor.is_staff) else "Our team"
+        public.append(PublicEntry(entry.at, entry.kind, actor, message))
+    return public

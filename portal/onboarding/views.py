@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from portal.onboarding.forms import TenantRequestForm, initial_from_company
 from portal.onboarding.models import RequestLink, TenantRequest
-from portal.onboarding.selectors import request_get_for, request_progress
+from portal.onboarding.selectors import request_get_for, request_progress, timeline_for_customer
 from portal.onboarding.services import (
     LinkDead,
     PrefixTaken,
@@ -95,7 +95,9 @@ def _request_page(request: HttpRequest, tenant_request: TenantRequest, *, full: 
         {
             "req": tenant_request,
             "steps": request_progress(tenant_request, entries),
-            "entries": entries if full else [e for e in entries if e.kind == "stage"],
+            "entries": (entries if request.user.is_staff else timeline_for_customer(entries))
+            if full
+            else [e for e in timeline_for_customer(entries) if e.kind == "stage"],
             "full": full,
             "tenant": getattr(tenant_request, "tenant", None) if tenant_request.stage == "completed" else None,
         },

@@ -1,6 +1,7 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from portal.core.workers import tasks_recover_orphans, worker_id_new
 from portal.notifications.services import outbox_recover
 
 
@@ -16,10 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("--worker-id", default=None, help="Unique id of this worker (default: random).")
 
     def handle(self, *args, once: bool, interval: float, worker_id: str | None, verbosity: int, **options):
+        orphans = tasks_recover_orphans()
+        if orphans and verbosity:
+            self.stdout.write(f"Re-queued {orphans} job(s) left running by a worker that stopped.")
         recovered = outbox_recover()
         if recovered and verbosity:
             self.stdout.write(f"Re-queued {recovered} e-mail(s) whose job had been lost.")
-        extra = {"worker_id": worker_id} if worker_id else {}
         call_command(
             "db_worker",
             batch=once,
@@ -27,5 +30,5 @@ class Command(BaseCommand):
             reload=False,
             startup_delay=not once,
             verbosity=verbosity,
-            **extra,
+            worker_id=worker_id or worker_id_new(),
         )
