@@ -75,3 +75,46 @@ def test_carl_signs_on_his_phone(page, live_server, smtp_server, worker, vera):
 
     page.goto(live_server.url + path)
     expect(page.get_by_text("This signing link no longer works")).to_be_visible()
+
+
+@pytest.fixture
+def activation_path(live_server, smtp_server, worker, vera) -> str:
+    """Brightwave's tenant is created (before the browser starts: sealing runs its own event loop)."""
+    from tests.test_provisioning import sign
+
+    request = request_submit(data=request_data())
+    request_validate(request_id=request.pk, by=vera)
+    worker()
+    sign(request, smtp_server, worker)
+    worker()
+    text = [m for m in smtp_server.to("tess@brightwave.example") if "activate your" in str(m["Subject"])][-1]
+    return re.search(r"http://127\.0\.0\.1:8000(/activate/[^/\s]+/)", text.get_body(("plain",)).get_content()).group(1)
+
+
+def test_tess_activates_her_access_and_signs_in(live_server, activation_path, page):
+    path = activation_path
+
+    page.goto(live_server.url + path, wait_until="networkidle")
+    expect(page.get_by_role("heading", name="Welcome, Tess")).to_be_visible()
+    page.get_by_label("New password").fill("short")
+    page.get_by_label("Repeat it").fill("short")
+    page.get_by_role("button", name="Set my password").click()
+    expect(page.get_by_text("too short")).to_be_visible()
+    page.get_by_label("New password").fill("Gent-Korenmarkt-2026")
+    page.get_by_label("Repeat it").fill("Gent-Korenmarkt-2026")
+    page.get_by_role("button", name="Set my password").click()
+    expect(page.get_by_text("Tenant brightwave.onmicrosoft.com")).to_be_visible()
+    page.get_by_role("button", name="Show the administrator account once").click()
+    expect(page.get_by_role("heading", name="Your tenant's administrator account")).to_be_visible()
+    assert "admin@brightwave.onmicrosoft.com" in page.content()
+    page.goto(live_server.url + "/")
+    expect(page.get_by_role("button", name="Show the administrator account once")).to_have_count(0)
+
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("E-mail").fill("tess@brightwave.example")
+    page.get_by_label("Password").fill("Gent-Korenmarkt-2026")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Brightwave Analytics BV").first).to_be_visible()
+    page.goto(live_server.url + path)
+    expect(page.get_by_text("This activation link no longer works")).to_be_visible()
