@@ -18,6 +18,7 @@ from portal.core.tokens import token_hash, token_new
 from portal.notifications.services import absolute_url, email_queue, staff_addresses
 from portal.onboarding import pipeline
 from portal.onboarding.models import TenantRequest, TimelineEntry
+from portal.onboarding.services import email_context
 from portal.onboarding.stages import Stage
 from portal.onboarding.timeline import timeline_append
 from portal.provisioning.services import provisioning_start
@@ -74,16 +75,6 @@ def _code_hash(invitation: SigningInvitation, code: str) -> str:
     return hmac.new(key, f"{invitation.pk}:{code}".encode(), "sha256").hexdigest()
 
 
-def _context(request: TenantRequest, **extra) -> dict:
-    return {
-        "req": request,
-        "company": request.company,
-        "technical": request.technical_contact,
-        "commercial": request.commercial_contact,
-        **extra,
-    }
-
-
 def _when(moment) -> str:
     return date_format(timezone.localtime(moment), "j F Y, H:i T")
 
@@ -119,7 +110,7 @@ def _invite(agreement: Agreement, *, resend: bool = False) -> SigningInvitation:
         request=request,
         from_email=settings.CONTRACTS_FROM_EMAIL,
         attachments=[(agreement.filename, bytes(agreement.pdf), "application/pdf")],
-        context=_context(
+        context=email_context(
             request,
             recipient=request.commercial_contact,
             signing_url=absolute_url(reverse("agreements:sign", args=[raw])),
@@ -209,7 +200,7 @@ def agreement_withdraw(*, request_id: int, by: User, reason: str) -> TenantReque
             to=[request.commercial_contact.email],
             request=request,
             from_email=settings.CONTRACTS_FROM_EMAIL,
-            context=_context(request, recipient=request.commercial_contact, reason=reason),
+            context=email_context(request, recipient=request.commercial_contact, reason=reason),
         )
     return request
 
@@ -262,7 +253,7 @@ def signing_code_send(*, raw: str) -> SigningInvitation:
             to=[invitation.signer_email],
             request=request,
             from_email=settings.CONTRACTS_FROM_EMAIL,
-            context=_context(request, code=code, valid_minutes=int(settings.SIGNING_CODE_VALID_FOR.total_seconds() // 60)),
+            context=email_context(request, code=code, valid_minutes=int(settings.SIGNING_CODE_VALID_FOR.total_seconds() // 60)),
         )
     return invitation
 
@@ -361,13 +352,13 @@ def _sign(request: TenantRequest, invitation: SigningInvitation, signature: Sign
         request=request,
         from_email=settings.CONTRACTS_FROM_EMAIL,
         attachments=[(agreement.signed_filename, bytes(agreement.signed_pdf), "application/pdf")],
-        context=_context(request, agreement=agreement),
+        context=email_context(request, agreement=agreement),
     )
     email_queue(
         template="provisioning-started",
         to=[request.technical_contact.email],
         request=request,
-        context=_context(request, recipient=request.technical_contact, agreement=agreement),
+        context=email_context(request, recipient=request.technical_contact, agreement=agreement),
     )
     return agreement
 
@@ -397,7 +388,7 @@ def agreement_decline(*, raw: str, reason: str, ip: str | None = None) -> Tenant
                 template="signature-declined",
                 to=staff,
                 request=request,
-                context=_context(request, reason=reason, signer_email=invitation.signer_email,
+                context=email_context(request, reason=reason, signer_email=invitation.signer_email,
                                  backoffice_url=absolute_url(reverse("backoffice:request", args=[request.pk]))),
             )
     return request
@@ -429,7 +420,7 @@ def signature_remind(*, invitation_id: int) -> str:
             to=[invitation.signer_email],
             request=request,
             from_email=settings.CONTRACTS_FROM_EMAIL,
-            context=_context(
+            context=email_context(
                 request,
                 recipient=request.commercial_contact,
                 expires_at=_when(invitation.expires_at),
@@ -465,7 +456,7 @@ def signature_expire(*, invitation_id: int) -> str:
             by_name="System (signature deadline)",
             why=f"The agreement was not signed by {_when(invitation.expires_at)}: the link expired and the request is back at To Validate.",
         )
-        context = _context(request, expires_at=_when(invitation.expires_at),
+        context = email_context(request, expires_at=_when(invitation.expires_at),
                            backoffice_url=absolute_url(reverse("backoffice:request", args=[request.pk])))
         email_queue(
             template="signature-expired",

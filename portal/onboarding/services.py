@@ -82,7 +82,8 @@ def _progress_link(request: TenantRequest) -> str:
     return absolute_url(reverse("onboarding:track", args=[raw]))
 
 
-def _email_context(request: TenantRequest, **extra) -> dict:
+def email_context(request: TenantRequest, **extra) -> dict:
+    """What every e-mail about a request can show: the request, its company and both contacts."""
     return {
         "req": request,
         "company": request.company,
@@ -99,7 +100,7 @@ def _confirmations_queue(request: TenantRequest, *, corrected: bool = False) -> 
             template="request-confirmation",
             to=[contact.email],
             request=request,
-            context=_email_context(request, recipient=contact, progress_url=progress_url, corrected=corrected),
+            context=email_context(request, recipient=contact, progress_url=progress_url, corrected=corrected),
         )
 
 
@@ -195,7 +196,7 @@ def request_reject(*, request_id: int, by: User, reason: str) -> TenantRequest:
                 template="request-rejected",
                 to=[contact.email],
                 request=request,
-                context=_email_context(request, recipient=contact, reason=reason),
+                context=email_context(request, recipient=contact, reason=reason),
             )
     return request
 
@@ -225,7 +226,7 @@ def request_ask_changes(*, request_id: int, by: User, message: str) -> TenantReq
             template="request-changes",
             to=[request.technical_contact.email],
             request=request,
-            context=_email_context(
+            context=email_context(
                 request,
                 recipient=request.technical_contact,
                 message=message,

@@ -106,29 +106,30 @@ def _request_page(request: HttpRequest, tenant_request: TenantRequest, *, full: 
 
 def track(request: HttpRequest, token: str) -> HttpResponse:
     """The progress link from the confirmation e-mail: the steps, read only, no sign-in needed."""
+    tenant_request = _linked_request(request, token, RequestLink.Purpose.PROGRESS)
+    if isinstance(tenant_request, HttpResponse):
+        return tenant_request
+    return _request_page(request, tenant_request, full=False)
+
+
+def _linked_request(request: HttpRequest, token: str, purpose: str) -> TenantRequest | HttpResponse:
+    """The request behind a link from an e-mail, or the page that says the link is unknown (404) or dead (410)."""
     try:
-        link = link_find(raw=token, purpose=RequestLink.Purpose.PROGRESS)
+        link = link_find(raw=token, purpose=purpose)
     except RequestLink.DoesNotExist:
         return render(request, "onboarding/link_unknown.html", status=404)
     except LinkDead:
-        return render(request, "onboarding/link_dead.html", {"what": "progress"}, status=410)
-    tenant_request = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact").get(
+        return render(request, "onboarding/link_dead.html", {"what": purpose}, status=410)
+    return TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact").get(
         pk=link.request_id
     )
-    return _request_page(request, tenant_request, full=False)
 
 
 def correct(request: HttpRequest, token: str) -> HttpResponse:
     """The correction link from the "changes requested" e-mail: the request pre-filled, sent back once."""
-    try:
-        link = link_find(raw=token, purpose=RequestLink.Purpose.CORRECTION)
-    except RequestLink.DoesNotExist:
-        return render(request, "onboarding/link_unknown.html", status=404)
-    except LinkDead:
-        return render(request, "onboarding/link_dead.html", {"what": "correction"}, status=410)
-    tenant_request = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact").get(
-        pk=link.request_id
-    )
+    tenant_request = _linked_request(request, token, RequestLink.Purpose.CORRECTION)
+    if isinstance(tenant_request, HttpResponse):
+        return tenant_request
     message = tenant_request.timeline.filter(to_stage="changes_requested").order_by("-seq").values_list(
         "data", flat=True
     ).first()
