@@ -2,7 +2,8 @@
 
 Run with `make bench` or `.venv/bin/python bench/run.py`. Figures go to stdout and to /tmp/bench-results.json.
 Knobs (environment): BENCH_CLIENTS (50), BENCH_REQUESTS (2000 per scenario), BENCH_SECONDS (20 per scenario),
-BENCH_WORKERS (2), BENCH_THREADS (4; 1 runs sync workers).
+BENCH_WORKERS (2), BENCH_THREADS (4; 1 runs sync workers); then the background workers (bench/workers.py:
+BENCH_WORKER_TASKS, BENCH_WORKER_EMAILS).
 """
 
 import json
@@ -322,7 +323,11 @@ def main() -> int:
         print(f"gunicorn's log: {server.log.name}", flush=True)
     else:
         server.log_discard()
-    return 1 if failed else 0
+    from bench.workers import bench as workers_bench
+
+    results["workers"] = workers_bench(env, database)
+    RESULTS.write_text(json.dumps(results, indent=2, default=str))
+    return 1 if failed or results["workers"]["errors"] else 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import asyncio
 import secrets
 import string
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -33,7 +34,7 @@ async def form_send(http: aiohttp.ClientSession, browser: Browser) -> tuple[int,
     data["csrfmiddlewaretoken"] = browser.token
     async with http.post(FORM, data=data, headers=browser.cookie_header(), allow_redirects=False) as response:
         status, body = await read(response, browser)
-    if status == 302 and response.headers.get("Location", "") != "/request-tenant/sent/":
+    if status == 302 and urlsplit(response.headers.get("Location", "")).path != "/request-tenant/sent/":
         return 0, f"302 to {response.headers.get('Location')}"
     return status, body
 

@@ -88,6 +88,11 @@ def tenant_provision(*, request_id: int) -> str:
         customer = provisioner.customer_find(domain_prefix=request.domain_prefix)
         if customer is None:
             customer = provisioner.create_customer(profile=_profile(request), idempotency_key=idempotency_key(request))
+        if Tenant.objects.filter(customer_id=customer.id).exclude(request=request).exists():
+            raise ProvisionerError(
+                f"{customer.domain} already belongs to another of our customers: choose another tenant name.",
+                code="domain_taken",
+            )
         provisioner.accept_customer_agreement(customer_id=customer.id, signer=_signer(request))
     except ProvisionerError as error:
         return _attempt_failed(request_id, error)

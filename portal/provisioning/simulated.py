@@ -6,7 +6,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from portal.provisioning.base import AgreementSigner, Customer, CustomerProfile, ProvisionerError, ProvisionerUnavailable
+from portal.provisioning.base import (
+    AgreementSigner,
+    Customer,
+    CustomerProfile,
+    ProvisionerError,
+    ProvisionerUnavailable,
+)
 
 
 class SimulatedProvisioner:

@@ -11,6 +11,8 @@ class Command(BaseCommand):
         "A thin front to the task backend's db_worker."
     )
 
+    requires_system_checks: list[str] = []  # a worker starts fast; `manage.py check` runs at deploy
+
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Run everything due now, then exit.")
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls when idle.")

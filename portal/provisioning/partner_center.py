@@ -1,0 +1,567 @@
+"""The real provisioner: an HTTP client of Microsoft's Partner Center REST API (standard library only).
+
+Settings (all read from django.conf.settings, with these defaults):
+
+PARTNER_CENTER_API_URL         "https://api.partnercenter.microsoft.com"
+    Base URL of the Partner Center REST API; calls go to <URL>/v1/...
+PARTNER_CENTER_TOKEN_URL       "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+    Microsoft Entra ID token endpoint; "{tenant}" is replaced by PARTNER_CENTER_TENANT_ID.
+PARTNER_CENTER_TENANT_ID       ""   the partner's own Entra tenant (id or domain).
+PARTNER_CENTER_CLIENT_ID       ""   application (client) id of the partner's app registration.
+PARTNER_CENTER_CLIENT_SECRET   ""   a client secret of that app registration.
+PARTNER_CENTER_REFRESH_TOKEN   ""   refresh token of a partner user who consented to the app (app+user
+    authentication). When set, access tokens come from the refresh-token grant; when empty, from the
+    client-credentials grant (app only). Creating customers works app-only, but Microsoft accepts the
+    confirmation of the Microsoft Customer Agreement only with app+user tokens.
+PARTNER_CENTER_TIMEOUT         20   seconds to wait for one HTTP answer.
+PARTNER_CENTER_MAX_RETRIES     4    further attempts after a passing failure (429, 5xx, timeout, network).
+PARTNER_CENTER_MAX_WAIT        60   longest pause, in seconds, before a retry. When Microsoft asks for a
+    longer pause (Retry-After), the call stops at once with ProvisionerUnavailable(retry_after=...) so
+    the job can be rescheduled instead of holding a worker.
+
+Behaviour:
+- One Entra ID access token (scope https://api.partnercenter.microsoft.com/.default) is kept in memory
+  until shortly before it expires; a 401 from the API fetches a new one and repeats the call once.
+- Every call carries Authorization, Accept, MS-CorrelationId (one per operation) and MS-RequestId.
+  Reads get a new MS-RequestId per attempt. Writes keep theirs across retries, as Microsoft documents
+  MS-RequestId as the idempotency key of a call. For create_customer the correlation id derives from the
+  idempotency key and the request id from the key and the request body, so a retry, even by a later job,
+  repeats the same call; if Microsoft still answers that the domain exists, the customer is looked up
+  among the partner's own customers and returned (without admin credentials) instead of failing.
+- 429, 408, 5xx, timeouts and network errors are retried after Retry-After or an exponential back-off;
+  when attempts run out ProvisionerUnavailable is raised. Other refusals become ProvisionerError with
+  a message in plain words for staff and a short `code`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import random
+import re
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import Message
+from email.utils import parsedate_to_datetime
+from http.client import HTTPException
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.provisioning.base import (
+    AgreementSigner,
+    Customer,
+    CustomerProfile,
+    ProvisionerError,
+    ProvisionerUnavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+API_SCOPE = "https://api.partnercenter.microsoft.com/.default"
+MICROSOFT_CUSTOMER_AGREEMENT = "MicrosoftCustomerAgreement"
+DEFAULT_API_URL = "https://api.partnercenter.microsoft.com"
+DEFAULT_TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+
+BACKOFF_BASE = 0.5  # seconds before the first retry without Retry-After; doubles each time
+TOKEN_MARGIN = 120  # seconds before expiry at which a cached token is renewed
+CUSTOMER_PAGE_SIZE = 100
+
+_IDS = uuid.UUID("6f1c3a52-2f7e-4c55-9d0b-7d4b1e0c2a61")  # namespace of the ids derived from idempotency keys
+_TRANSPORT_ERRORS = (OSError, HTTPException)  # URLError, timeouts, refused and reset connections
+_DOMAIN_TAKEN = re.compile(
+    r"domain.*(already|in use|exists|taken|not available|unavailable)", re.IGNORECASE | re.DOTALL
+)
+_ADDRESS = re.compile(r"\b(address|postal ?code|zip|city|region|state)\b", re.IGNORECASE)
+_ALREADY = re.compile(r"already|duplicate|exists", re.IGNORECASE)
+_REGISTRATION_NUMBER_CODES = {"600049", "600050", "600002"}
+_REGISTRATION_NUMBER_NOT_SUPPORTED = "600002"
+_ADDRESS_CODES = {"2007", "60071"}
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    headers: Message
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        if not self.body:
+            return {}
+        try:
+            return json.loads(self.body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError):
+            return {}
+
+
+def _derived_id(*parts: str) -> str:
+    return str(uuid.uuid5(_IDS, "\x1f".join(parts)))
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _retry_after(response: _Response) -> float | None:
+    """Retry-After in seconds (delta-seconds or an HTTP date), if the answer has a usable one."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _error_details(response: _Response) -> tuple[str, str]:
+    """Microsoft's error code and description, from {"code", "description"} (or the 429 / Entra shapes)."""
+    body = response.json()
+    if not isinstance(body, dict):
+        return "", ""
+    code = body.get("code") or body.get("statusCode") or body.get("error") or ""
+    description = body.get("description") or body.get("message") or body.get("error_description") or ""
+    description = html.unescape(str(description)).strip()
+    if description.startswith("{"):
+        try:
+            nested = json.loads(description)
+        except ValueError:
+            nested = None
+        if isinstance(nested, dict):
+            code = f"{code}/{nested['code']}" if nested.get("code") else code
+            description = html.unescape(str(nested.get("reason") or nested.get("description") or description))
+    description = " ".join(description.split())
+    if len(description) > 400:
+        description = description[:397] + "..."
+    return str(code), description
+
+
+def _quoted(description: str) -> str:
+    return f": “{description}”" if description else ""
+
+
+def _iso_utc(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _checked_url(name: str, value: str) -> str:
+    if urllib.parse.urlsplit(value).scheme not in {"http", "https"}:
+        raise ImproperlyConfigured(f"{name} must be an http(s) URL, not {value!r}.")
+    return value
+
+
+class PartnerCenterProvisioner:
+    """Creates customers (tenants) and records their Microsoft Customer Agreement through Partner Center."""
+
+    def __init__(self, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+        self.api_url = _checked_url(
+            "PARTNER_CENTER_API_URL", getattr(settings, "PARTNER_CENTER_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL
+        ).rstrip("/")
+        self.tenant_id = getattr(settings, "PARTNER_CENTER_TENANT_ID", "") or ""
+        token_url = getattr(settings, "PARTNER_CENTER_TOKEN_URL", DEFAULT_TOKEN_URL) or DEFAULT_TOKEN_URL
+        self.token_url = _checked_url(
+            "PARTNER_CENTER_TOKEN_URL", token_url.replace("{tenant}", urllib.parse.quote(self.tenant_id))
+        )
+        self._token_url_needs_tenant = "{tenant}" in token_url
+        self.client_id = getattr(settings, "PARTNER_CENTER_CLIENT_ID", "") or ""
+        self.client_secret = getattr(settings, "PARTNER_CENTER_CLIENT_SECRET", "") or ""
+        self._refresh_token = getattr(settings, "PARTNER_CENTER_REFRESH_TOKEN", "") or ""
+        self.timeout = float(getattr(settings, "PARTNER_CENTER_TIMEOUT", 20))
+        self.max_retries = int(getattr(settings, "PARTNER_CENTER_MAX_RETRIES", 4))
+        self.max_wait = float(getattr(settings, "PARTNER_CENTER_MAX_WAIT", 60))
+        self._sleep = sleep
+        self._clock = clock
+        self._opener = urllib.request.build_opener()
+        self._lock = threading.Lock()
+        self._access_token = ""
+        self._token_renew_at = 0.0
+        self._agreement_template_id = ""
+
+    # The Provisioner interface
+
+    def domain_available(self, *, prefix: str) -> bool:
+        domain = self._domain(prefix)
+        correlation_id = str(uuid.uuid4())
+        response = self._api("HEAD", f"/v1/domains/{urllib.parse.quote(domain)}", correlation_id=correlation_id)
+        if response.status == 200:
+            return False
+        if response.status == 404:
+            return True
+        raise self._refusal(response, f"check whether {domain} is free")
+
+    def customer_find(self, *, domain_prefix: str) -> Customer | None:
+        return self._find(self._domain(domain_prefix), correlation_id=str(uuid.uuid4()))
+
+    def create_customer(self, *, profile: CustomerProfile, idempotency_key: str) -> Customer:
+        domain = self._domain(profile.domain_prefix)
+        correlation_id = _derived_id("correlation", idempotency_key)
+        body = self._customer_body(profile, domain, with_registration_number=bool(profile.registration_number))
+        response = self._create(body, idempotency_key, correlation_id)
+        if not response.ok and body["companyProfile"].get("organizationRegistrationNumber"):
+            code, _ = _error_details(response)
+            if code == _REGISTRATION_NUMBER_NOT_SUPPORTED:
+                logger.info("Partner Center does not take a registration number for %s; creating without it", domain)
+                body = self._customer_body(profile, domain, with_registration_number=False)
+                response = self._create(body, idempotency_key, correlation_id)
+        if response.ok:
+            return self._created_customer(response.json(), domain)
+        error = self._refusal(response, f"create the customer {domain}", creating=domain)
+        if error.code == "domain_taken":
+            existing = self._find(domain, correlation_id=correlation_id)
+            if existing is not None:
+                logger.warning(
+                    "Partner Center already has %s as our customer %s (an earlier attempt created it); using it",
+                    domain,
+                    existing.id,
+                )
+                return existing
+        raise error
+
+    def accept_customer_agreement(self, *, customer_id: str, signer: AgreementSigner) -> None:
+        correlation_id = _derived_id("agreement", customer_id)
+        template_id = self._customer_agreement_template(correlation_id)
+        contact = {"firstName": signer.first_name, "lastName": signer.last_name, "email": signer.email}
+        if signer.phone:
+            contact["phoneNumber"] = signer.phone
+        body = {
+            "primaryContact": contact,
+            "templateId": template_id,
+            "dateAgreed": _iso_utc(signer.signed_at),
+            "type": MICROSOFT_CUSTOMER_AGREEMENT,
+        }
+        response = self._api(
+            "POST",
+            f"/v1/customers/{urllib.parse.quote(customer_id)}/agreements",
+            correlation_id=correlation_id,
+            json_body=body,
+            request_id=_derived_id("agreement", customer_id, _digest(body)),
+        )
+        if response.ok:
+            return
+        _, description = _error_details(response)
+        if response.status == 409 or (response.status == 400 and _ALREADY.search(description)):
+            logger.info("Partner Center already has the customer agreement of %s: %s", customer_id, description)
+            return
+        raise self._refusal(
+            response, f"record that customer {customer_id} accepted the Microsoft Customer Agreement", agreement=True
+        )
+
+    # Operations
+
+    @staticmethod
+    def _domain(prefix: str) -> str:
+        return f"{prefix.strip().lower()}.onmicrosoft.com"
+
+    def _create(self, body: dict, idempotency_key: str, correlation_id: str) -> _Response:
+        return self._api(
+            "POST",
+            "/v1/customers",
+            correlation_id=correlation_id,
+            json_body=body,
+            request_id=_derived_id("create", idempotency_key, _digest(body)),
+        )
+
+    @staticmethod
+    def _customer_body(profile: CustomerProfile, domain: str, *, with_registration_number: bool) -> dict:
+        address = {
+            "country": profile.address.country.upper(),
+            "city": profile.address.city,
+            "addressLine1": profile.address.line1,
+            "postalCode": profile.address.postal_code,
+            "firstName": profile.first_name,
+            "lastName": profile.last_name,
+            "phoneNumber": profile.phone,
+        }
+        if profile.address.line2:
+            address["addressLine2"] = profile.address.line2
+        company: dict[str, str] = {"domain": domain, "companyName": profile.company_name}
+        if with_registration_number and profile.registration_number:
+            company["organizationRegistrationNumber"] = profile.registration_number
+        return {
+            "companyProfile": company,
+            "billingProfile": {
+                "email": profile.email,
+                "culture": profile.culture,
+                "language": profile.language,
+                "companyName": profile.company_name,
+                "defaultAddress": address,
+            },
+        }
+
+    @staticmethod
+    def _created_customer(body: dict, domain: str) -> Customer:
+        company = body.get("companyProfile") or {}
+        customer_id = body.get("id") or company.get("tenantId")
+        if not customer_id:
+            raise ProvisionerUnavailable(
+                "Partner Center answered the creation of the customer without its id; checking again later.",
+                code="bad_answer",
+            )
+        actual_domain = company.get("domain") or domain
+        credentials = body.get("userCredentials") or {}
+        user = credentials.get("userName") or ""
+        if user and "@" not in user:
+            user = f"{user}@{actual_domain}"
+        return Customer(
+            id=customer_id, domain=actual_domain, admin_user=user, admin_password=credentials.get("password") or ""
+        )
+
+    def _find(self, domain: str, *, correlation_id: str) -> Customer | None:
+        """Our customer with exactly this domain: the search starts with the full domain, so one page holds it."""
+        search = json.dumps({"Field": "Domain", "Value": domain, "Operator": "starts_with"}, separators=(",", ":"))
+        path = "/v1/customers?" + urllib.parse.urlencode({"size": CUSTOMER_PAGE_SIZE, "filter": search})
+        response = self._api("GET", path, correlation_id=correlation_id)
+        if response.status == 404:
+            return None
+        if not response.ok:
+            raise self._refusal(response, f"look up the customer {domain}")
+        for item in response.json().get("items") or []:
+            company = item.get("companyProfile") or {}
+            customer_id = item.get("id") or company.get("tenantId")
+            if customer_id and str(company.get("domain", "")).lower() == domain:
+                return Customer(id=str(customer_id), domain=domain)
+        return None
+
+    def _customer_agreement_template(self, correlation_id: str) -> str:
+        if self._agreement_template_id:
+            return self._agreement_template_id
+        response = self._api(
+            "GET", f"/v1/agreements?agreementType={MICROSOFT_CUSTOMER_AGREEMENT}", correlation_id=correlation_id
+        )
+        if not response.ok:
+            raise self._refusal(response, "read the Microsoft Customer Agreement's details", agreement=True)
+        items = [
+            item
+            for item in response.json().get("items") or []
+            if (item.get("agreementType") or item.get("type")) == MICROSOFT_CUSTOMER_AGREEMENT
+            and item.get("templateId")
+        ]
+        if not items:
+            raise ProvisionerError(
+                "Partner Center did not name a Microsoft Customer Agreement template; try again later or contact Microsoft support.",
+                code="agreement_template_missing",
+                permanent=False,
+            )
+        items.sort(key=lambda item: item.get("versionRank") or item.get("VersionRank") or 0)
+        self._agreement_template_id = items[0]["templateId"]
+        return self._agreement_template_id
+
+    # Errors in plain words
+
+    def _refusal(
+        self, response: _Response, doing: str, *, creating: str = "", agreement: bool = False
+    ) -> ProvisionerError:
+        code, description = _error_details(response)
+        status = response.status
+        detail = f"HTTP {status}" + (f", code {code}" if code else "")
+        if status == 401:
+            return ProvisionerError(
+                f"Partner Center did not accept the portal's credentials when trying to {doing} ({detail}){_quoted(description)}. "
+                "Check the app registration (PARTNER_CENTER_TENANT_ID, PARTNER_CENTER_CLIENT_ID, PARTNER_CENTER_CLIENT_SECRET) "
+                "and, for app+user access, PARTNER_CENTER_REFRESH_TOKEN.",
+                code="not_authorized",
+            )
+        if status == 403:
+            return ProvisionerError(
+                f"Partner Center did not allow the portal to {doing} ({detail}){_quoted(description)}. "
+                "Check the app registration's Partner Center permissions and consent, the partner user's roles "
+                "(customer creation and agreement confirmation need app+user access) and the GDAP relationship with this customer.",
+                code="not_authorized",
+            )
+        if creating:
+            if status == 409 or _DOMAIN_TAKEN.search(description):
+                return ProvisionerError(
+                    f"{creating} is already taken at Microsoft: choose another tenant name.", code="domain_taken"
+                )
+            if code.split("/")[0] in _ADDRESS_CODES or (
+                status == 400 and _ADDRESS.search(description) and "email" not in description.lower()
+            ):
+                return ProvisionerError(
+                    f"Microsoft refused the company address{_quoted(description)}. Check street, postal code, city and country.",
+                    code="invalid_address",
+                )
+            if code in _REGISTRATION_NUMBER_CODES:
+                return ProvisionerError(
+                    f"Microsoft refused the company's registration number{_quoted(description)}. Check the VAT or registry number.",
+                    code="invalid_registration_number",
+                )
+        if agreement and status in {400, 404, 409, 412}:
+            what = (
+                "the customer is unknown to Partner Center"
+                if status == 404
+                else "check the signer's name, e-mail address and phone number"
+            )
+            return ProvisionerError(
+                f"Microsoft refused to {doing} ({detail}){_quoted(description)}: {what}.", code="agreement_refused"
+            )
+        if status == 404:
+            return ProvisionerError(
+                f"Partner Center could not find what was needed to {doing} ({detail}){_quoted(description)}.",
+                code="not_found",
+            )
+        return ProvisionerError(f"Microsoft refused to {doing} ({detail}){_quoted(description)}.", code="refused")
+
+    # Tokens
+
+    def _token(self) -> str:
+        with self._lock:
+            if self._access_token and self._clock() < self._token_renew_at:
+                return self._access_token
+            self._fetch_token()
+            return self._access_token
+
+    def _forget_token(self, token: str) -> None:
+        with self._lock:
+            if self._access_token == token:
+                self._access_token = ""
+
+    def _fetch_token(self) -> None:
+        missing = [
+            name
+            for name, value in (
+                ("PARTNER_CENTER_TENANT_ID", self.tenant_id if self._token_url_needs_tenant else "-"),
+                ("PARTNER_CENTER_CLIENT_ID", self.client_id),
+                ("PARTNER_CENTER_CLIENT_SECRET", self.client_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise ProvisionerError(
+                f"Partner Center is not configured: set {', '.join(missing)}.", code="not_configured"
+            )
+        form = {"client_id": self.client_id, "client_secret": self.client_secret, "scope": API_SCOPE}
+        if self._refresh_token:
+            form |= {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
+        else:
+            form |= {"grant_type": "client_credentials"}
+        data = urllib.parse.urlencode(form).encode()
+        headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+        response = self._retrying("Microsoft Entra ID", lambda: self._send("POST", self.token_url, headers, data))
+        body = response.json()
+        if not response.ok or not body.get("access_token"):
+            error, description = _error_details(response)
+            hint = (
+                " The refresh token may have expired or been revoked: have a partner admin consent again and set a new "
+                "PARTNER_CENTER_REFRESH_TOKEN."
+                if self._refresh_token and error == "invalid_grant"
+                else ""
+            )
+            raise ProvisionerError(
+                f"Microsoft Entra ID refused the portal's Partner Center credentials (HTTP {response.status}"
+                f"{', ' + error if error else ''}){_quoted(description.split(' Trace ID')[0])}. Check the app registration: "
+                f"PARTNER_CENTER_TENANT_ID, PARTNER_CENTER_CLIENT_ID and PARTNER_CENTER_CLIENT_SECRET.{hint}",
+                code="not_authorized",
+            )
+        try:
+            lifetime = float(body.get("expires_in", 3600))
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        margin = TOKEN_MARGIN if lifetime > 2 * TOKEN_MARGIN else lifetime / 2
+        self._access_token = body["access_token"]
+        self._token_renew_at = self._clock() + lifetime - margin
+        if body.get("refresh_token"):
+            self._refresh_token = body["refresh_token"]
+
+    # HTTP
+
+    def _api(
+        self,
+        method: str,
+        path: str,
+        *,
+        correlation_id: str,
+        json_body: Any = None,
+        request_id: str = "",
+    ) -> _Response:
+        """One Partner Center call, retried on passing failures, with one new token after a 401."""
+        data = json.dumps(json_body).encode() if json_body is not None else None
+        used: list[str] = []
+
+        def attempt() -> _Response:
+            token = self._token()
+            used.append(token)
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "MS-RequestId": request_id or str(uuid.uuid4()),
+                "MS-CorrelationId": correlation_id,
+                "X-Locale": "en-US",
+            }
+            if data is not None:
+                headers["Content-Type"] = "application/json"
+            return self._send(method, self.api_url + path, headers, data)
+
+        response = self._retrying("Partner Center", attempt)
+        if response.status == 401:
+            logger.info("Partner Center answered 401 to %s %s; fetching a new token", method, path)
+            self._forget_token(used[-1])
+            response = self._retrying("Partner Center", attempt)
+        return response
+
+    def _retrying(self, service: str, attempt: Callable[[], _Response]) -> _Response:
+        tries = 0
+        while True:
+            try:
+                response = attempt()
+            except _TRANSPORT_ERRORS as error:
+                reason = getattr(error, "reason", None) or error
+                problem = f"{service} could not be reached ({reason})"
+                code, wanted = "unreachable", None
+            else:
+                if not (response.status in {408, 429} or response.status >= 500):
+                    return response
+                _, description = _error_details(response)
+                if response.status == 429:
+                    problem = f"{service} is throttling the portal's requests (HTTP 429)"
+                    code = "throttled"
+                else:
+                    problem = f"{service} is not answering properly (HTTP {response.status}){_quoted(description)}"
+                    code = "unavailable"
+                wanted = _retry_after(response)
+            tries += 1
+            delay = (
+                wanted
+                if wanted is not None
+                else min(self.max_wait, BACKOFF_BASE * 2 ** (tries - 1)) * random.uniform(0.8, 1.2)
+            )
+            if tries > self.max_retries or delay > self.max_wait:
+                logger.warning("%s; giving up after %d attempt(s)", problem, tries)
+                raise ProvisionerUnavailable(
+                    f"{problem}; gave up after {tries} attempt{'s' if tries > 1 else ''}. Trying again later.",
+                    code=code,
+                    retry_after=max(1.0, round(delay, 1)),
+                )
+            logger.info("%s; retrying in %.1f s", problem, delay)
+            self._sleep(delay)
+
+    def _send(self, method: str, url: str, headers: dict[str, str], data: bytes | None) -> _Response:
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 (http/https checked)
+        try:
+            with self._opener.open(request, timeout=self.timeout) as reply:
+                return _Response(reply.status, reply.headers, reply.read())
+        except urllib.error.HTTPError as reply:
+            with reply:
+                return _Response(reply.code, reply.headers, reply.read())

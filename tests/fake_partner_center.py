@@ -1,0 +1,589 @@
+"""A local Partner Center and Entra ID token endpoint on 127.0.0.1, answering as Microsoft's documentation says.
+
+Use the `fake_partner_center` fixture: it starts the server on a random port, points the PARTNER_CENTER_*
+settings at it, selects PROVISIONER="partner_center", and yields the FakePartnerCenter to inspect and steer:
+
+    fake.customers                  every customer created (dicts as Partner Center returns them)
+    fake.agreements                 every agreement confirmation received
+    fake.requests                   every request: method, path, query, headers, body
+    fake.token_requests             every form posted to the token endpoint
+    fake.taken_domains              domains (or bare prefixes) that exist elsewhere at Microsoft
+    fake.invalid_address_countries  countries whose addresses Microsoft refuses
+    fake.registration_number_countries  if not None, the only countries that take organizationRegistrationNumber
+    fake.agreement_duplicate_status a status for a repeated agreement confirmation (None: accepted again, as documented)
+    fake.max_page_size              caps the page size of GET /v1/customers (forces paging)
+    fake.fail_next(path_prefix, status, body=None, retry_after=None, times=1, method=None,
+                   after_processing=False, drop=False)
+    fake.expire_tokens()            every access token issued so far stops working
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from portal.provisioning.base import provisioner_reset
+
+API_SCOPE = "https://api.partnercenter.microsoft.com/.default"
+MCA_TEMPLATE_ID = "117a77b0-9360-443b-8795-c6dedc750cf9"
+MCLA_TEMPLATE_ID = "998b88de-aa99-4388-a42c-1b3517d49490"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass
+class Failure:
+    path_prefix: str
+    status: int
+    body: Any
+    retry_after: float | None
+    times: int
+    method: str | None
+    after_processing: bool
+    drop: bool
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _camel(value: Any) -> Any:
+    """Partner Center reads JSON property names case-insensitively: take "CompanyProfile" as "companyProfile"."""
+    if isinstance(value, dict):
+        return {(k[:1].lower() + k[1:] if isinstance(k, str) else k): _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def _error(status: int, code: str | int, description: str) -> Answer:
+    return Answer(status, {"code": code, "description": description, "data": [], "source": "PartnerFD"})
+
+
+class FakePartnerCenter:
+    tenant_id = "fake-partner-tenant"
+    client_id = "portal-app-id"
+    client_secret = "portal-app-secret"
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.customers: list[dict] = []
+        self.agreements: list[dict] = []
+        self.requests: list[Recorded] = []
+        self.token_requests: list[dict[str, str]] = []
+        self.taken_domains: set[str] = set()
+        self.invalid_address_countries: set[str] = set()
+        self.registration_number_countries: set[str] | None = None
+        self.agreement_duplicate_status: int | None = None
+        self.max_page_size = 500
+        self.token_lifetime = 3600
+        self.refresh_token = "partner-user-refresh-token"
+        self.agreement_templates = [
+            {
+                "templateId": MCA_TEMPLATE_ID,
+                "agreementType": "MicrosoftCustomerAgreement",
+                "agreementLink": "https://aka.ms/customeragreement",
+                "versionRank": 0,
+            },
+            {
+                "templateId": MCLA_TEMPLATE_ID,
+                "agreementType": "MicrosoftCloudAgreement",
+                "agreementLink": "https://aka.ms/microsoftcloudagreement",
+                "versionRank": 0,
+            },
+        ]
+        self._access_tokens: dict[str, float] = {}
+        self._refresh_tokens: set[str] = {self.refresh_token}
+        self._failures: list[Failure] = []
+        self._answers_by_request_id: dict[str, Answer] = {}
+        self._continuations: dict[str, tuple[str, int, int]] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self.customer_created = threading.Event()
+        self.hold_answer_after_create: threading.Event | None = None
+
+    # Life cycle
+
+    def start(self) -> FakePartnerCenter:
+        fake = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.fake = fake
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.url}/{{tenant}}/oauth2/v2.0/token"
+
+    # Steering
+
+    def fail_next(
+        self,
+        path_prefix: str,
+        status: int = 503,
+        body: Any = None,
+        retry_after: float | None = None,
+        times: int = 1,
+        method: str | None = None,
+        after_processing: bool = False,
+        drop: bool = False,
+    ) -> None:
+        """Answer the next `times` requests whose path starts with path_prefix with `status` (or close the
+        connection without answering, with drop=True). With after_processing=True the request is carried out
+        first and only its answer is replaced, as when an answer is lost on the way back."""
+        with self.lock:
+            self._failures.append(
+                Failure(path_prefix, status, body, retry_after, times, method, after_processing, drop)
+            )
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            self._access_tokens = dict.fromkeys(self._access_tokens, 0.0)
+
+    def api_requests(self, method: str | None = None, path_prefix: str = "/v1/") -> list[Recorded]:
+        with self.lock:
+            return [
+                r for r in self.requests if r.path.startswith(path_prefix) and (method is None or r.method == method)
+            ]
+
+    def customer(self, domain: str) -> dict | None:
+        with self.lock:
+            return next((c for c in self.customers if c["companyProfile"]["domain"].lower() == domain.lower()), None)
+
+    # Dispatch (called by the handler)
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Answer | None:
+        parts = urlsplit(raw_path)
+        recorded = Recorded(method, parts.path, parse_qs(parts.query), headers, body)
+        with self.lock:
+            self.requests.append(recorded)
+            failure = self._take_failure(method, parts.path)
+        if failure is not None and not failure.after_processing:
+            return None if failure.drop else self._failure_answer(failure)
+        answer = self._route(recorded)
+        if method == "POST" and parts.path.rstrip("/") == "/v1/customers" and answer.status == 201:
+            self.customer_created.set()
+            if self.hold_answer_after_create is not None:  # the caller may be killed before it hears back
+                self.hold_answer_after_create.wait(30)
+        if failure is not None:
+            return None if failure.drop else self._failure_answer(failure)
+        return answer
+
+    def _take_failure(self, method: str, path: str) -> Failure | None:
+        for failure in self._failures:
+            if path.startswith(failure.path_prefix) and failure.method in (None, method):
+                failure.times -= 1
+                if failure.times <= 0:
+                    self._failures.remove(failure)
+                return failure
+        return None
+
+    @staticmethod
+    def _failure_answer(failure: Failure) -> Answer:
+        body = failure.body
+        if body is None:
+            if failure.status == 429:
+                wait = int(failure.retry_after or 0)
+                body = {"statusCode": 429, "message": f"Rate limit is exceeded. Try again in {wait} seconds."}
+            elif failure.status >= 500:
+                body = {"code": "800003", "description": "Unexpected service error", "data": [], "source": "PartnerFD"}
+            else:
+                body = {
+                    "code": str(failure.status),
+                    "description": "Injected failure",
+                    "data": [],
+                    "source": "PartnerFD",
+                }
+        headers = {"Retry-After": f"{failure.retry_after:g}"} if failure.retry_after is not None else {}
+        return Answer(failure.status, body, headers)
+
+    def _route(self, request: Recorded) -> Answer:
+        path = request.path
+        if path == f"/{self.tenant_id}/oauth2/v2.0/token" and request.method == "POST":
+            return self._token(request)
+        if path.endswith("/oauth2/v2.0/token"):
+            return Answer(400, {"error": "invalid_request", "error_description": "AADSTS90002: Tenant not found."})
+        if not path.startswith("/v1/"):
+            return _error(404, "1000", "Not found")
+        refused = self._check_bearer(request)
+        if refused is not None:
+            return refused
+        segments = path.strip("/").split("/")[1:]
+        match request.method, segments:
+            case "HEAD", ["domains", domain]:
+                return Answer(200 if self._domain_exists(domain) else 404)
+            case "GET", ["customers"]:
+                return self._list_customers(request)
+            case "POST", ["customers"]:
+                return self._idempotent(request, self._create_customer)
+            case "GET", ["agreements"]:
+                return self._agreement_metadata(request)
+            case "POST", ["customers", customer_id, "agreements"]:
+                return self._idempotent(request, lambda r: self._confirm_agreement(r, customer_id))
+        return _error(404, "1000", "Not found")
+
+    # Entra ID
+
+    def _token(self, request: Recorded) -> Answer:
+        form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        with self.lock:
+            self.token_requests.append(form)
+        if form.get("client_id") != self.client_id:
+            return Answer(
+                400,
+                {
+                    "error": "unauthorized_client",
+                    "error_description": "AADSTS700016: Application not found in the directory.",
+                },
+            )
+        if form.get("client_secret") != self.client_secret:
+            return Answer(
+                401,
+                {
+                    "error": "invalid_client",
+                    "error_description": "AADSTS7000215: Invalid client secret provided. Trace ID: 0000",
+                },
+            )
+        if form.get("scope") != API_SCOPE:
+            return Answer(
+                400,
+                {
+                    "error": "invalid_scope",
+                    "error_description": "AADSTS70011: The provided value for scope is not valid.",
+                },
+            )
+        answer: dict[str, Any] = {
+            "token_type": "Bearer",
+            "expires_in": self.token_lifetime,
+            "ext_expires_in": self.token_lifetime,
+        }
+        with self.lock:
+            if form.get("grant_type") == "refresh_token":
+                if form.get("refresh_token") not in self._refresh_tokens:
+                    return Answer(
+                        400,
+                        {"error": "invalid_grant", "error_description": "AADSTS70008: The refresh token has expired."},
+                    )
+                rotated = secrets.token_urlsafe(24)
+                self._refresh_tokens.add(rotated)
+                answer["refresh_token"] = rotated
+            elif form.get("grant_type") != "client_credentials":
+                return Answer(
+                    400,
+                    {"error": "unsupported_grant_type", "error_description": "AADSTS70003: unsupported grant type."},
+                )
+            token = secrets.token_urlsafe(32)
+            self._access_tokens[token] = time.monotonic() + self.token_lifetime
+        answer["access_token"] = token
+        return Answer(200, answer)
+
+    def _check_bearer(self, request: Recorded) -> Answer | None:
+        authorization = request.headers.get("authorization", "")
+        challenge = {"WWW-Authenticate": f"OAuth realm=urn:cpsvc:cpid:{self.tenant_id}"}
+        if not authorization.startswith("Bearer "):
+            answer = _error(401, "800001", "Partner Token missing in request context")
+            answer.headers = challenge
+            return answer
+        with self.lock:
+            expires = self._access_tokens.get(authorization.removeprefix("Bearer "), 0.0)
+        if expires <= time.monotonic():
+            answer = _error(401, "400", "Access denied")
+            answer.headers = challenge
+            return answer
+        return None
+
+    # Partner Center
+
+    def _domain_exists(self, domain: str) -> bool:
+        domain = domain.lower()
+        with self.lock:
+            taken = {d.lower() for d in self.taken_domains}
+            ours = any(c["companyProfile"]["domain"].lower() == domain for c in self.customers)
+        return ours or domain in taken or domain.removesuffix(".onmicrosoft.com") in taken
+
+    def _idempotent(self, request: Recorded, operation) -> Answer:
+        """Partner Center documents MS-RequestId as the idempotency key: a repeated id gets the first answer."""
+        request_id = request.headers.get("ms-requestid", "")
+        with self.lock:
+            if request_id and request_id in self._answers_by_request_id:
+                return self._answers_by_request_id[request_id]
+        answer = operation(request)
+        if request_id and answer.status < 500:
+            with self.lock:
+                self._answers_by_request_id.setdefault(request_id, answer)
+        return answer
+
+    @staticmethod
+    def _public(customer: dict) -> dict:
+        return {k: v for k, v in customer.items() if k != "userCredentials"}
+
+    def _list_customers(self, request: Recorded) -> Answer:
+        continuation = request.headers.get("ms-continuationtoken")
+        if continuation:
+            with self.lock:
+                state = self._continuations.pop(continuation, None)
+            if state is None:
+                return _error(400, "3000", "Invalid continuation token")
+            value, offset, size = state
+        else:
+            raw = request.query.get("filter", [""])[0]
+            value = ""
+            if raw:
+                try:
+                    search = json.loads(raw)
+                except ValueError:
+                    return _error(400, "3000", "Invalid property: filter")
+                if search.get("Operator") != "starts_with" or search.get("Field") not in {"Domain", "CompanyName"}:
+                    return _error(400, "3000", "Invalid property: filter")
+                value = f"{search['Field']}:{str(search.get('Value', '')).lower()}"
+            offset = 0
+            try:
+                size = int(request.query.get("size", ["0"])[0]) or self.max_page_size
+            except ValueError:
+                return _error(400, "3000", "Invalid property: size")
+        size = min(size, self.max_page_size)
+        field_name, _, prefix = value.partition(":")
+        with self.lock:
+            matches = [
+                self._public(c)
+                for c in self.customers
+                if not value
+                or str(c["companyProfile"]["domain" if field_name == "Domain" else "companyName"])
+                .lower()
+                .startswith(prefix)
+            ]
+            page = matches[offset : offset + size]
+            links: dict[str, Any] = {"self": {"uri": "/customers", "method": "GET", "headers": []}}
+            if offset + size < len(matches):
+                token = secrets.token_urlsafe(12)
+                self._continuations[token] = (value, offset + size, size)
+                links["next"] = {
+                    "uri": f"/customers?size={size}&seek_operation=next",
+                    "method": "GET",
+                    "headers": [{"key": "MS-ContinuationToken", "value": token}],
+                }
+        return Answer(
+            200, {"totalCount": len(page), "items": page, "links": links, "attributes": {"objectType": "Collection"}}
+        )
+
+    def _create_customer(self, request: Recorded) -> Answer:
+        try:
+            body = _camel(json.loads(request.body))
+        except ValueError:
+            return _error(400, "800002", "Invalid request input")
+        company = body.get("companyProfile") or {}
+        billing = body.get("billingProfile") or {}
+        address = billing.get("defaultAddress") or {}
+        missing = [
+            name
+            for name, value in (
+                ("companyProfile.domain", company.get("domain")),
+                ("billingProfile.email", billing.get("email")),
+                ("billingProfile.culture", billing.get("culture")),
+                ("billingProfile.language", billing.get("language")),
+                ("billingProfile.companyName", billing.get("companyName")),
+                ("defaultAddress.country", address.get("country")),
+                ("defaultAddress.city", address.get("city")),
+                ("defaultAddress.addressLine1", address.get("addressLine1")),
+                ("defaultAddress.postalCode", address.get("postalCode")),
+                ("defaultAddress.firstName", address.get("firstName")),
+                ("defaultAddress.lastName", address.get("lastName")),
+            )
+            if not value
+        ]
+        if missing:
+            return _error(400, "3000", f"Invalid property: {', '.join(missing)} is required")
+        domain = str(company["domain"]).lower()
+        if not domain.endswith(".onmicrosoft.com") or not domain.removesuffix(".onmicrosoft.com").isalnum():
+            return _error(400, "3000", f"Invalid property: companyProfile.domain {domain}")
+        country = str(address["country"]).upper()
+        number = company.get("organizationRegistrationNumber")
+        if (
+            number
+            and self.registration_number_countries is not None
+            and country not in self.registration_number_countries
+        ):
+            return _error(400, "600002", "Organization registration id value is not supported.")
+        if country in self.invalid_address_countries:
+            reason = {
+                "code": "60071",
+                "reason": f"AddressInvalid - Details: Field - 'PostalCode' {address['postalCode']} doesn't match city '{address['city']}'.",
+                "object_type": "AddressValidation",
+                "resource_status": "Active",
+            }
+            escaped = json.dumps(reason).replace("'", "&#39;")
+            return _error(400, 2007, escaped)
+        if self._domain_exists(domain):
+            return _error(
+                409,
+                "DomainAlreadyExists",
+                "The domain specified during customer creation is already used by another tenant.",
+            )
+        customer_id = str(uuid.uuid4())
+        customer = {
+            "id": customer_id,
+            "commerceId": str(uuid.uuid4()),
+            "companyProfile": {
+                "tenantId": customer_id,
+                "domain": domain,
+                "companyName": company.get("companyName") or billing["companyName"],
+                **({"organizationRegistrationNumber": number} if number else {}),
+                "attributes": {"objectType": "CustomerCompanyProfile"},
+            },
+            "billingProfile": {
+                "id": str(uuid.uuid4()),
+                "email": billing["email"],
+                "culture": billing["culture"],
+                "language": billing["language"],
+                "companyName": billing["companyName"],
+                "defaultAddress": address,
+                "attributes": {"etag": str(secrets.randbits(62)), "objectType": "CustomerBillingProfile"},
+            },
+            "relationshipToPartner": "reseller",
+            "userCredentials": {"userName": "admin", "password": secrets.token_urlsafe(12)},
+            "attributes": {"objectType": "Customer"},
+        }
+        with self.lock:
+            if any(c["companyProfile"]["domain"] == domain for c in self.customers):
+                return _error(
+                    409,
+                    "DomainAlreadyExists",
+                    "The domain specified during customer creation is already used by another tenant.",
+                )
+            self.customers.append(customer)
+        return Answer(201, customer)
+
+    def _agreement_metadata(self, request: Recorded) -> Answer:
+        wanted = request.query.get("agreementType", ["MicrosoftCloudAgreement"])[0]
+        items = [t for t in self.agreement_templates if wanted == "*" or t["agreementType"] == wanted]
+        return Answer(200, {"totalCount": len(items), "items": items, "attributes": {"objectType": "Collection"}})
+
+    def _confirm_agreement(self, request: Recorded, customer_id: str) -> Answer:
+        with self.lock:
+            known = any(c["id"] == customer_id for c in self.customers)
+        if not known:
+            return _error(404, "60003", "Tenant not found")
+        try:
+            body = _camel(json.loads(request.body))
+        except ValueError:
+            return _error(400, "800002", "Invalid request input")
+        contact = body.get("primaryContact") or {}
+        template = next((t for t in self.agreement_templates if t["templateId"] == body.get("templateId")), None)
+        problems = [name for name in ("firstName", "lastName", "email") if not contact.get(name)]
+        if template is None or template["agreementType"] != body.get("type"):
+            problems.append("templateId")
+        try:
+            time.strptime(str(body.get("dateAgreed", "")), "%Y-%m-%dT%H:%M:%S.%fZ")
+        except ValueError:
+            problems.append("dateAgreed")
+        if problems:
+            return _error(400, "3000", f"Invalid property: {', '.join(problems)}")
+        agreement = {
+            "customerId": customer_id,
+            "userId": str(uuid.uuid4()),
+            "primaryContact": contact,
+            "templateId": body["templateId"],
+            "dateAgreed": body["dateAgreed"],
+            "type": body["type"],
+        }
+        with self.lock:
+            repeated = any(
+                a["customerId"] == customer_id and a["templateId"] == body["templateId"] for a in self.agreements
+            )
+            if repeated and self.agreement_duplicate_status is not None:
+                return _error(
+                    self.agreement_duplicate_status,
+                    "AgreementAlreadyExists",
+                    "The customer has already accepted this agreement.",
+                )
+            self.agreements.append(agreement)
+        return Answer(201, {k: v for k, v in agreement.items() if k != "customerId"})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakePartnerCenter
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        answer = self.fake.handle(self.command, self.path, headers, body)
+        if answer is None:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        payload = json.dumps(answer.body).encode() if answer.body is not None else b""
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for name in ("MS-RequestId", "MS-CorrelationId"):
+            if self.headers.get(name):
+                self.send_header(name, self.headers[name])
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_HEAD = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_partner_center(settings, monkeypatch):
+    """A running fake Partner Center; the portal's provisioner is partner_center, pointed at it."""
+    fake = FakePartnerCenter().start()
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "127.0.0.1,localhost")
+    settings.PROVISIONER = "partner_center"
+    settings.PARTNER_CENTER_API_URL = fake.url
+    settings.PARTNER_CENTER_TOKEN_URL = fake.token_url
+    settings.PARTNER_CENTER_TENANT_ID = fake.tenant_id
+    settings.PARTNER_CENTER_CLIENT_ID = fake.client_id
+    settings.PARTNER_CENTER_CLIENT_SECRET = fake.client_secret
+    settings.PARTNER_CENTER_REFRESH_TOKEN = ""
+    settings.PARTNER_CENTER_TIMEOUT = 5
+    provisioner_reset()
+    yield fake
+    fake.stop()
+    provisioner_reset()
