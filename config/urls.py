@@ -2,8 +2,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from portal.api.api import api
 from portal.accounts import views as account_views
+from portal.api.api import api
 from portal.core import views as core_views
 from portal.notifications import views as mailbox
 

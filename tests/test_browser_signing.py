@@ -1,8 +1,8 @@
 """Carl signs the agreement in a real browser (Debian's Chromium driven by Playwright), on a phone-sized screen."""
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
