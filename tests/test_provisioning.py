@@ -172,3 +172,33 @@ def test_the_customer_sees_working_on_it_not_the_error(settings, signed, smtp_se
     api = client.get(f"/api/v1/tenant-requests/{signed.pk}").json()
     assert api["stage"] == "provisioning_failed"
     assert OutboundEmail.objects.filter(template="provisioning-failed").exists()
+
+
+def test_with_the_smtp_server_down_the_access_emails_wait_and_go_out_once(settings, signed, smtp_server, worker, time_machine):
+    from collections import Counter
+    from datetime import timedelta
+
+    from aiosmtpd.controller import Controller
+    from django.utils import timezone
+
+    port = int(settings.MAILERS["default"]["OPTIONS"]["port"])
+    smtp_server.controller.stop()
+    time_machine.move_to(timezone.now(), tick=True)
+    worker()
+    signed.refresh_from_db()
+    assert signed.stage == "completed"
+    waiting = OutboundEmail.objects.filter(template__in=["tenant-ready-activate", "registration-succeeded"])
+    assert [e.status for e in waiting] == ["queued", "queued"]
+    before = len(smtp_server.messages)
+    again = Controller(smtp_server, hostname="127.0.0.1", port=port)
+    again.start()
+    try:
+        time_machine.move_to(timezone.now() + timedelta(minutes=5), tick=True)
+        worker()
+        worker()
+    finally:
+        again.stop()
+    arrived = Counter(str(m["Message-ID"]).strip() for m in smtp_server.messages[before:])
+    assert set(arrived.values()) == {1}
+    assert {e.message_id for e in waiting} <= set(arrived)
+    assert all(e.status == "sent" for e in OutboundEmail.objects.filter(pk__in=[e.pk for e in waiting]))
