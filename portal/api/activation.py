@@ -5,6 +5,7 @@ from typing import Annotated
 from django.core.exceptions import ValidationError
 from ninja import Path, Router, Schema
 from ninja.errors import HttpError
+from ninja.responses import Status
 from pydantic import StringConstraints
 
 from portal.accounts.models import ActivationLink
@@ -25,7 +26,7 @@ class ActivatedOut(Schema):
 
 @router.post(
     "/activation/{token}",
-    response={200: ActivatedOut, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error},
+    response={200: ActivatedOut, 400: schemas.Error, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error},
     auth=None,
     summary="Set the first password of a new user; the link then dies",
 )
@@ -37,5 +38,5 @@ def activate(request, payload: PasswordIn, token: str = Path(..., max_length=200
     except ActivationDead:
         raise HttpError(410, "This activation link was used, expired or replaced: ask for a new one at /accounts/activation/.") from None
     except ValidationError as error:
-        return 422, {"detail": [{"loc": ["body", "password"], "msg": message, "type": "weak_password"} for message in error.messages]}
+        return Status(422, {"detail": [{"loc": ["body", "password"], "msg": message, "type": "weak_password"} for message in error.messages]})
     return {"detail": "Your password is set: sign in to the portal.", "email": user.email}

@@ -24,8 +24,17 @@ class BearerToken(HttpBearer):
         return found.user
 
 
+class SignedInSession(SessionAuth):
+    """The browser session; without a signed-in user there is nothing to protect from CSRF, and the answer is 401."""
+
+    def _get_key(self, request):
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
+
 bearer = BearerToken()
-session = SessionAuth()
+session = SignedInSession()
 SIGNED_IN = [bearer, session]
 
 

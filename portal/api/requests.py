@@ -7,6 +7,7 @@ import re
 from django.db import IntegrityError, transaction
 from ninja import Path, Router
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN, optional_user, require_staff
@@ -67,7 +68,7 @@ def _form_errors(form: TenantRequestForm) -> list[dict]:
 
 @router.get(
     "/tenant-domains/{prefix}/availability",
-    response={200: schemas.Availability},
+    response={200: schemas.Availability, 422: schemas.Error},
     auth=None,
     summary="Is <prefix>.onmicrosoft.com well-formed and free?",
 )
@@ -78,7 +79,7 @@ def availability(request, prefix: str = Path(..., max_length=200)):
 
 @router.post(
     "/tenant-requests",
-    response={201: schemas.TenantRequestOut, 401: schemas.Error, 403: schemas.Error, 409: schemas.Error, 422: schemas.Error},
+    response={201: schemas.TenantRequestOut, 400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 409: schemas.Error, 422: schemas.Error},
     auth=None,
     summary="Submit a tenant request (stored at To Validate; both contacts get a confirmation)",
 )
@@ -97,7 +98,7 @@ def submit(request, payload: schemas.TenantRequestIn):
             return replay
     form = TenantRequestForm(_form_data(body))
     if not form.is_valid():
-        return 422, {"detail": _form_errors(form)}
+        return Status(422, {"detail": _form_errors(form)})
     try:
         with transaction.atomic():
             tenant_request = request_submit(data=form.to_data(), user=user)
@@ -107,13 +108,13 @@ def submit(request, payload: schemas.TenantRequestIn):
                     key=scoped_key, body_hash=body_hash, status_code=201, response=json.loads(_json(answer))
                 )
     except PrefixTaken:
-        return 409, {"detail": "This tenant name was taken a moment ago by another request: choose another."}
+        return Status(409, {"detail": "This tenant name was taken a moment ago by another request: choose another."})
     except IntegrityError:
         replay = _replay(scoped_key, body_hash) if scoped_key else None
         if replay is None:
             raise
         return replay
-    return 201, answer
+    return Status(201, answer)
 
 
 def _json(value: dict) -> str:
@@ -128,12 +129,12 @@ def _replay(scoped_key: str, body_hash: str):
         return None
     if record.body_hash != body_hash:
         raise HttpError(422, "This Idempotency-Key was already used with another body: use a new key for a new request.")
-    return record.status_code, record.response
+    return Status(record.status_code, record.response)
 
 
 @router.get(
     "/tenant-requests/{request_id}",
-    response={200: schemas.TenantRequestOut, 404: schemas.Error},
+    response={200: schemas.TenantRequestOut, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
     auth=SIGNED_IN,
     summary="A request with its stage and timeline (the request's company, or staff)",
 )
@@ -141,4 +142,4 @@ def read(request, request_id: int = RequestId):
     if request.auth.is_staff:
         require_staff(request)
     tenant_request = request_get_for(user=request.auth, request_id=request_id)
-    return request_out(tenant_request)
+    return request_out(tenant_request, for_customer=not request.auth.is_staff)

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import Field, StringConstraints  # noqa: F401 (Field re-exported)
+from pydantic import ConfigDict, Field, StringConstraints  # noqa: F401 (Field re-exported)
 
 Text = Annotated[str, StringConstraints(max_length=300)]
 ShortText = Annotated[str, StringConstraints(max_length=100)]
@@ -38,7 +38,30 @@ class ContactIn(Schema):
     job_title: ShortText = ""
 
 
+REQUEST_EXAMPLE = {
+    "company": {
+        "legal_name": "Brightwave Analytics BV",
+        "vat_number": "BE0403170701",
+        "address": {"line1": "Korenmarkt 1", "line2": "", "postal_code": "9000", "city": "Gent", "country": "BE"},
+        "phone": "+3292345678",
+        "website": "https://brightwave.example",
+    },
+    "tenant": {"domain_prefix": "brightwave", "display_name": "Brightwave", "country": "BE"},
+    "technical_contact": {
+        "first_name": "Tess", "last_name": "Tech", "email": "tess@brightwave.example",
+        "phone": "+32478123456", "job_title": "IT manager",
+    },
+    "commercial_contact": {
+        "first_name": "Carl", "last_name": "Commerce", "email": "carl@brightwave.example",
+        "phone": "+32478654321", "job_title": "CEO",
+    },
+    "accept_terms": True,
+}
+
+
 class TenantRequestIn(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [REQUEST_EXAMPLE]})
+
     company: CompanyIn
     tenant: TenantIn
     technical_contact: ContactIn
@@ -68,6 +91,8 @@ class TenantOut(Schema):
     domain: str
     display_name: str
     country: str
+    customer_id: str | None = Field(None, description="Microsoft's customer (tenant) id, once the tenant is created.")
+    created_at: datetime | None = Field(None, description="When the tenant was created.")
 
 
 class ContactOut(Schema):
@@ -127,7 +152,7 @@ class Availability(Schema):
 
 
 class TokenIn(Schema):
-    email: Text
+    email: Annotated[str, StringConstraints(max_length=254)]
     password: Annotated[str, StringConstraints(max_length=4096)]
     otp: Annotated[str, StringConstraints(max_length=10)] | None = None
 
@@ -137,12 +162,20 @@ class TokenOut(Schema):
     expires_at: datetime
 
 
+# Blank text, or text with a NUL character, is refused by the service with its own message; the schema says so.
+NonBlankText = Annotated[
+    str,
+    StringConstraints(max_length=4000),
+    Field(json_schema_extra={"minLength": 1, "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$"}),
+]
+
+
 class ReasonIn(Schema):
-    reason: Annotated[str, StringConstraints(max_length=4000)]
+    reason: NonBlankText
 
 
 class MessageIn(Schema):
-    message: Annotated[str, StringConstraints(max_length=4000)]
+    message: NonBlankText
 
 
 class Error(Schema):

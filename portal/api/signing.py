@@ -68,7 +68,7 @@ def _invitation(token: str, *, opening: bool = False) -> SigningInvitation:
         raise HttpError(410, str(dead)) from None
 
 
-@router.get("/signing/{token}", response={200: SigningOut, 404: schemas.Error, 410: schemas.Error}, auth=None, summary="The agreement behind a signing link")
+@router.get("/signing/{token}", response={200: SigningOut, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error}, auth=None, summary="The agreement behind a signing link")
 def read(request, token: str = Token):
     invitation = _invitation(token, opening=True)
     agreement = invitation.agreement
@@ -81,7 +81,7 @@ def read(request, token: str = Token):
     }
 
 
-@router.post("/signing/{token}/code", response={202: schemas.Error, 400: schemas.Error, 404: schemas.Error, 410: schemas.Error, 429: schemas.Error}, auth=None, summary="E-mail a one-time code to the signer")
+@router.post("/signing/{token}/code", response={202: schemas.Error, 400: schemas.Error, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error, 429: schemas.Error}, auth=None, summary="E-mail a one-time code to the signer")
 def code(request, token: str = Token):
     _invitation(token)
     try:
@@ -122,7 +122,7 @@ def sign(request, payload: SignIn, token: str = Token):
     }
 
 
-@router.get("/tenant-requests/{request_id}/agreement.pdf", response={200: None, 404: schemas.Error}, auth=SIGNED_IN, summary="The sealed, signed agreement (PDF)")
+@router.get("/tenant-requests/{request_id}/agreement.pdf", response={200: None, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error}, auth=SIGNED_IN, summary="The sealed, signed agreement (PDF)")
 def signed_pdf(request, request_id: int = RequestId) -> HttpResponse:
     if request.auth.is_staff:
         require_staff(request)

@@ -15,7 +15,7 @@ from portal.onboarding.stages import Stage
 
 router = Router(tags=["staff"], auth=SIGNED_IN)
 
-ERRORS = {403: schemas.Error, 404: schemas.Error, 409: schemas.Error, 422: schemas.Error}
+ERRORS = {400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 409: schemas.Error, 422: schemas.Error}
 
 
 class ListFilters(schemas.Schema):
@@ -24,7 +24,7 @@ class ListFilters(schemas.Schema):
     page_size: int = schemas.Field(50, ge=1, le=200)
 
 
-@router.get("/tenant-requests", response={200: schemas.Page, 403: schemas.Error, 404: schemas.Error}, summary="Requests by stage, oldest wait first")
+@router.get("/tenant-requests", response={200: schemas.Page, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error}, summary="Requests by stage, oldest wait first")
 def list_requests(request, filters: Query[ListFilters]):
     require_staff(request)
     paginator = Paginator(staff_requests(stage=filters.stage), filters.page_size)

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from ninja import Router
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from portal.accounts.models import ApiToken
 from portal.api import schemas
@@ -14,9 +15,11 @@ from portal.core.tokens import token_new
 router = Router(tags=["authentication"])
 
 
-@router.post("/auth/token", response={201: schemas.TokenOut, 401: schemas.Error, 429: schemas.Error}, auth=None, summary="Exchange credentials for a bearer token")
+@router.post("/auth/token", response={201: schemas.TokenOut, 400: schemas.Error, 401: schemas.Error, 422: schemas.Error, 429: schemas.Error}, auth=None, summary="Exchange credentials for a bearer token")
 def token(request, payload: schemas.TokenIn):
-    user = authenticate(request, email=payload.email.strip().lower(), password=payload.password)
+    email = payload.email.strip().lower()
+    known = len(email) <= 254 and "\x00" not in email
+    user = authenticate(request, email=email, password=payload.password) if known else None
     if getattr(request, "axes_locked_out", False):
         raise HttpError(429, "Too many failed sign-ins: this account is locked for a while. Try again later.")
     if user is None or not user.is_active:
@@ -37,4 +40,4 @@ def token(request, payload: schemas.TokenIn):
         expires_at=timezone.now() + settings.API_TOKEN_EXPIRES_AFTER,
         mfa_verified=mfa_verified,
     )
-    return 201, {"token": raw, "expires_at": created.expires_at}
+    return Status(201, {"token": raw, "expires_at": created.expires_at})
