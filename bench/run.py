@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 from bench import load, scenarios  # noqa: E402
 from bench.agreements import agreement_figures, print_agreement_figures  # noqa: E402
 from bench.database import bench_env, database_choose, migrate  # noqa: E402
+from bench.report import table  # noqa: E402
 from bench.server import TICKS, Gunicorn, free_port, machine_cpu  # noqa: E402
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "50"))
@@ -82,17 +83,6 @@ def scenario(server: Gunicorn, name: str, *, expected: int, send, prepare=None) 
     )
     say(f"{name}: {outcome.requests} requests in {outcome.seconds:.1f} s, {outcome.errors} errors")
     return outcome
-
-
-def table(rows: list[list[str]], aligns: str) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [cell.ljust(w) if a == "l" else cell.rjust(w) for cell, w, a in zip(row, widths, aligns, strict=True)]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def report(results: dict) -> str:

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.report import table  # noqa: E402
 from bench.server import free_port, machine_cpu  # noqa: E402
 
 TASKS = int(os.environ.get("BENCH_WORKER_TASKS", "500"))
@@ -288,17 +289,6 @@ def machine_before() -> dict:
     return {"busy_pct": round(busy * 100, 1), "loadavg": loadavg}
 
 
-def _table(rows: list[list[str]], aligns: str) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, aligns, strict=True)]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def _verdict(speedup: float) -> str:
     if speedup >= 1.1:
         return "yes"
@@ -344,7 +334,7 @@ def report(figures: dict) -> str:
                 f"{s['machine_busy_pct']:.0f}%",
             ]
         )
-    out.append(_table(rows, "lrrrrrlll"))
+    out.append(table(rows, "lrrrrrlll"))
     out.append("")
     up = figures["startup"]
     out.append(

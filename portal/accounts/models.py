@@ -3,6 +3,8 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 
+from portal.core.models import OneTimeLink
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -71,18 +73,10 @@ class ApiToken(models.Model):
         return f"token of {self.user} until {self.expires_at:%Y-%m-%d}"
 
 
-class ActivationLink(models.Model):
-    """A new user's link to set a password: single use, expiring; only its hash is kept."""
+class ActivationLink(OneTimeLink):
+    """A new user's link to set a password."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="activation_links")
-    token_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"activation link for {self.user}"
-
-    def is_live(self) -> bool:
-        return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()

@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils import timezone
 
+from portal.core.models import OneTimeLink
+
 
 class Agreement(models.Model):
     """The service agreement of one request, as sent (immutable) and, once signed, sealed with its evidence."""
@@ -45,17 +47,12 @@ class Agreement(models.Model):
         return f"service-agreement-{self.request_id}-{self.version}-signed.pdf"
 
 
-class SigningInvitation(models.Model):
+class SigningInvitation(OneTimeLink):
     """A personal link for the commercial contact to sign; resending makes a new one and kills the old."""
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="invitations")
     signer_email = models.EmailField()
-    token_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
     first_opened_at = models.DateTimeField(null=True, blank=True)
-    used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=20, blank=True)
     reminders_sent = models.PositiveSmallIntegerField(default=0)
     code_hash = models.CharField(max_length=64, blank=True)
@@ -70,7 +67,3 @@ class SigningInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"invitation to {self.signer_email} for agreement {self.agreement_id}"
-
-    def is_live(self, now=None) -> bool:
-        now = now or timezone.now()
-        return self.used_at is None and self.revoked_at is None and now < self.expires_at

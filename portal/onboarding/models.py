@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.core.models import OneTimeLink
 from portal.onboarding.stages import CLOSED_STAGES, Stage
 
 
@@ -113,7 +114,7 @@ class TimelineEntry(models.Model):
         return hashlib.sha256(encoded).hexdigest()
 
 
-class RequestLink(models.Model):
+class RequestLink(OneTimeLink):
     """A link e-mailed about a request: the correction link (single use) or the progress link (read only)."""
 
     class Purpose(models.TextChoices):
@@ -122,17 +123,9 @@ class RequestLink(models.Model):
 
     request = models.ForeignKey(TenantRequest, on_delete=models.CASCADE, related_name="links")
     purpose = models.CharField(max_length=12, choices=Purpose.choices)
-    token_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.purpose} link for request {self.request_id}"
-
-    def is_live(self) -> bool:
-        return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()
 
 
 class IdempotencyRecord(models.Model):
