@@ -207,7 +207,14 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+        # The task worker adds its own handler to loggers that have none: give them ours, once.
+        "django.tasks": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django_tasks_db": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # The service agreement and its signature.
