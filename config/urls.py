@@ -1,12 +1,16 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django_otp.admin import OTPAdminSite
 
 from portal.accounts import views as account_views
 from portal.api.api import api
 from portal.core import views as core_views
 from portal.notifications import views as mailbox
 
+if settings.STAFF_REQUIRE_MFA:
+    # The admin asks for the same second factor as the back-office.
+    admin.site.__class__ = OTPAdminSite
 admin.site.site_header = f"{settings.PORTAL_BRAND} portal administration"
 
 urlpatterns = [

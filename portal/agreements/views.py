@@ -16,6 +16,7 @@ from portal.agreements.services import (
     signing_code_send,
     signing_open,
 )
+from portal.onboarding.pipeline import IllegalMove
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -73,6 +74,8 @@ def sign(request: HttpRequest, token: str) -> HttpResponse:
         agreement_sign(raw=token, signature=signature)
     except LinkDead as error:
         return _dead(request, error)
+    except IllegalMove:
+        return _dead(request, LinkDead(invitation))
     except SigningRefused as refusal:
         invitation.refresh_from_db()
         return _page(request, invitation, errors={refusal.field: str(refusal)}, status=400)
@@ -80,17 +83,16 @@ def sign(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def signed(request: HttpRequest, token: str) -> HttpResponse:
+    """After signing: a thank-you that names nothing, since a used link opens nothing."""
     try:
-        invitation = invitation_find(token)
+        invitation_find(token)
     except SigningInvitation.DoesNotExist:
         return _unknown(request)
     except LinkDead as error:
         if not error.invitation.used_at:
             return _dead(request, error)
-        invitation = error.invitation
-    else:
-        return redirect("agreements:sign", token=token)
-    return render(request, "agreements/signed.html", {"agreement": invitation.agreement, "req": invitation.agreement.request})
+        return render(request, "agreements/signed.html")
+    return redirect("agreements:sign", token=token)
 
 
 @require_POST
@@ -134,6 +136,8 @@ def decline(request: HttpRequest, token: str) -> HttpResponse:
             agreement_decline(raw=token, reason=request.POST.get("reason", ""), ip=client_ip(request))
         except LinkDead as error:
             return _dead(request, error)
+        except IllegalMove:
+            return _dead(request, LinkDead(invitation))
         except SigningRefused as refusal:
             return render(request, "agreements/decline.html", {"invitation": invitation, "error": str(refusal), "token": token}, status=400)
         return render(request, "agreements/declined.html", {"req": invitation.agreement.request})

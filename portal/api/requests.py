@@ -108,6 +108,9 @@ def submit(request, payload: schemas.TenantRequestIn):
                     key=scoped_key, body_hash=body_hash, status_code=201, response=json.loads(_json(answer))
                 )
     except PrefixTaken:
+        replay = _replay(scoped_key, body_hash) if scoped_key else None
+        if replay is not None:  # the same request, sent again while the first was being stored
+            return replay
         return Status(409, {"detail": "This tenant name was taken a moment ago by another request: choose another."})
     except IntegrityError:
         replay = _replay(scoped_key, body_hash) if scoped_key else None

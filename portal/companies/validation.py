@@ -101,10 +101,3 @@ def phone_normalise(raw: str, country: str) -> str:
             code="invalid",
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def phone_display(e164: str) -> str:
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return e164

@@ -41,6 +41,7 @@ def move(
     request.stage = to
     request.stage_changed_at = timezone.now()
     request.save(update_fields=["stage", "stage_changed_at"])
+    _links_close(request, leaving=Stage(from_stage))
     return timeline_append(
         request=request,
         kind=TimelineEntry.Kind.STAGE,
@@ -51,3 +52,20 @@ def move(
         message=why or f"{Stage(from_stage).label} → {to.label}",
         data=data,
     )
+
+
+def _links_close(request: TenantRequest, *, leaving: Stage) -> None:
+    """A link e-mailed for a stage dies when the request leaves that stage, whatever the move."""
+    from portal.agreements.models import Agreement, SigningInvitation
+    from portal.onboarding.models import RequestLink
+
+    now = timezone.now()
+    if leaving == Stage.CHANGES_REQUESTED:
+        RequestLink.objects.filter(
+            request=request, purpose=RequestLink.Purpose.CORRECTION, used_at=None, revoked_at=None
+        ).update(revoked_at=now)
+    if leaving == Stage.AWAITING_SIGNATURE:
+        SigningInvitation.objects.filter(agreement__request=request, used_at=None, revoked_at=None).update(
+            revoked_at=now, revoked_reason="withdrawn"
+        )
+        Agreement.objects.filter(request=request, status=Agreement.Status.SENT).update(status=Agreement.Status.WITHDRAWN)

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
+from portal.accounts.decorators import staff_is_verified
 from portal.accounts.models import User
 from portal.companies.validation import vat_normalise
 from portal.onboarding.domains import prefix_availability
@@ -19,7 +20,7 @@ def requests_visible_to(user: User) -> QuerySet[TenantRequest]:
     if not user.is_authenticated:
         return requests.none()
     if user.is_staff:
-        return requests
+        return requests if staff_is_verified(user) else requests.none()
     return requests.filter(company__memberships__user=user)
 
 

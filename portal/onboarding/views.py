@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from portal.onboarding.forms import TenantRequestForm, initial_from_company
 from portal.onboarding.models import RequestLink, TenantRequest
+from portal.onboarding.pipeline import IllegalMove
 from portal.onboarding.selectors import request_get_for, request_progress, timeline_for_customer
 from portal.onboarding.services import (
     LinkDead,
@@ -140,7 +141,7 @@ def correct(request: HttpRequest, token: str) -> HttpResponse:
                 request_correct(raw_token=token, data=form.to_data())
             except PrefixTaken:
                 form.add_error("tenant_domain_prefix", PREFIX_TAKEN)
-            except LinkDead:
+            except (LinkDead, IllegalMove):
                 return render(request, "onboarding/link_dead.html", {"what": "correction"}, status=410)
             else:
                 messages.success(request, "Thank you: your corrected request is back with our team.")

@@ -4,7 +4,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from portal.provisioning.base import (
     Customer,
     CustomerProfile,
     ProvisionerError,
+    ProvisionerUnavailable,
     get_provisioner,
 )
 from portal.provisioning.models import Tenant
@@ -94,9 +95,12 @@ def tenant_provision(*, request_id: int) -> str:
                 code="domain_taken",
             )
         provisioner.accept_customer_agreement(customer_id=customer.id, signer=_signer(request))
+        _complete(request_id, customer)
     except ProvisionerError as error:
         return _attempt_failed(request_id, error)
-    _complete(request_id, customer)
+    except Exception as error:  # a bug or a database hiccup must not leave the request silently stuck
+        logger.exception("Provisioning of request %s failed unexpectedly", request_id)
+        return _attempt_failed(request_id, ProvisionerUnavailable(f"Unexpected error: {type(error).__name__}: {error}"))
     return "completed"
 
 
@@ -212,7 +216,11 @@ def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") ->
             changes = {"domain_prefix": [request.domain_prefix, availability.prefix]}
             request.domain_prefix = availability.prefix
         request.provisioning_attempts = 0
-        request.save(update_fields=["domain_prefix", "provisioning_attempts"])
+        try:
+            with transaction.atomic():
+                request.save(update_fields=["domain_prefix", "provisioning_attempts"])
+        except IntegrityError:
+            raise ValueError(f"{request.domain} was just taken by another request: choose another name.") from None
         why = "Provisioning retried" + (f" with the tenant name {request.domain}" if changes else "")
         pipeline.move(request, to=Stage.PROVISIONING, by=by, why=why + ".", data=changes)
         provisioning_start(request=request)
@@ -222,6 +230,8 @@ def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") ->
 def provisioning_cancel(*, request_id: int, by: User, reason: str) -> TenantRequest:
     with transaction.atomic():
         request = TenantRequest.objects.select_for_update().get(pk=request_id)
+        if request.stage != Stage.PROVISIONING_FAILED:
+            raise pipeline.IllegalMove(request, Stage.CANCELLED)
         pipeline.move(request, to=Stage.CANCELLED, by=by, why=f"Cancelled: {reason.strip() or 'by staff'}")
     return request
 
