@@ -302,3 +302,19 @@ def test_sign_and_expire_race_one_wins(client, settings, awaiting, smtp_server, 
         assert moves[-1] == "to_validate" and "provisioning" not in moves
         assert "agreement-signed" not in templates and "provisioning-started" not in templates
     call_command("verify_audit")
+
+
+def test_a_seal_that_cannot_be_made_records_nothing_and_the_signer_can_retry(client, settings, awaiting, smtp_server, worker):
+    from tests.conftest import free_port
+
+    token = signing_token(smtp_server)
+    client.post(f"/api/v1/signing/{token}/code")
+    worker()
+    body = {"full_name": "Carl Commerce", "job_title": "CEO", "signing_authority": True, "code": latest_code(smtp_server)}
+    settings.SEAL_TSA_URL = f"http://127.0.0.1:{free_port()}/"  # a time-stamp server that does not answer
+    refused = client.post(f"/api/v1/signing/{token}", body, content_type="application/json")
+    assert refused.status_code == 503 and "nothing was recorded" in refused.json()["detail"]
+    awaiting.refresh_from_db()
+    assert awaiting.stage == "awaiting_signature" and not Agreement.objects.get().signed_pdf
+    settings.SEAL_TSA_URL = ""
+    assert client.post(f"/api/v1/signing/{token}", body, content_type="application/json").status_code == 200

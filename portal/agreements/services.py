@@ -1,6 +1,7 @@
 """Steps 3 to 5: the contract e-mail, the online signature with an e-mailed code, reminders, expiry, the seal."""
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from portal.onboarding.services import email_context
 from portal.onboarding.stages import Stage
 from portal.onboarding.timeline import timeline_append
 from portal.provisioning.services import provisioning_start
+
+logger = logging.getLogger(__name__)
 
 CODE_TRIES = 5
 CODE_MIN_INTERVAL_SECONDS = 60
@@ -48,6 +51,13 @@ class SigningRefused(Exception):
         self.field = field
         self.tries_left = tries_left
         super().__init__(message)
+
+
+class SealUnavailable(Exception):
+    """The portal could not seal the signed agreement right now (certificate or time-stamp server)."""
+
+    def __init__(self):
+        super().__init__("We could not complete your signature just now: nothing was recorded. Please try again in a minute.")
 
 
 class CodeTooSoon(Exception):
@@ -334,7 +344,11 @@ def _sign(request: TenantRequest, invitation: SigningInvitation, signature: Sign
         brand=settings.PORTAL_BRAND, version=agreement.version, company=request.company.legal_name, email=invitation.signer_email
     )
     document = signed_document(agreement=agreement, invitation=invitation)
-    agreement.signed_pdf = seal_pdf(document, request_id=request.pk, signer_name=agreement.signer_name)
+    try:
+        agreement.signed_pdf = seal_pdf(document, request_id=request.pk, signer_name=agreement.signer_name)
+    except Exception as error:  # the seal's certificate or time-stamp server: nothing is kept, the signer may retry
+        logger.exception("Sealing the agreement of request %s failed", request.pk)
+        raise SealUnavailable() from error
     agreement.signed_sha256 = sha256(agreement.signed_pdf)
     agreement.save()
     pipeline.move(

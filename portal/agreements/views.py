@@ -8,6 +8,7 @@ from portal.agreements.seal import verify_pdf
 from portal.agreements.services import (
     CodeTooSoon,
     LinkDead,
+    SealUnavailable,
     Signature,
     SigningRefused,
     agreement_decline,
@@ -76,6 +77,9 @@ def sign(request: HttpRequest, token: str) -> HttpResponse:
         return _dead(request, error)
     except IllegalMove:
         return _dead(request, LinkDead(invitation))
+    except SealUnavailable as error:
+        invitation.refresh_from_db()
+        return _page(request, invitation, errors={"code": str(error)}, status=503)
     except SigningRefused as refusal:
         invitation.refresh_from_db()
         return _page(request, invitation, errors={refusal.field: str(refusal)}, status=400)

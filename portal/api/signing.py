@@ -13,6 +13,7 @@ from portal.agreements.models import Agreement, SigningInvitation
 from portal.agreements.services import (
     CodeTooSoon,
     LinkDead,
+    SealUnavailable,
     Signature,
     SigningRefused,
     agreement_sign,
@@ -95,7 +96,7 @@ def code(request, token: str = Token):
     return Status(202, {"detail": f"A 6-digit code was e-mailed to {invitation.signer_email}."})
 
 
-@router.post("/signing/{token}", response={200: SignedOut, 400: CodeRefused, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error}, auth=None, summary="Sign the agreement")
+@router.post("/signing/{token}", response={200: SignedOut, 400: CodeRefused, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error, 503: schemas.Error}, auth=None, summary="Sign the agreement")
 def sign(request, payload: SignIn, token: str = Token):
     _invitation(token)
     signature = Signature(
@@ -110,6 +111,8 @@ def sign(request, payload: SignIn, token: str = Token):
         agreement = agreement_sign(raw=token, signature=signature)
     except LinkDead as dead:
         raise HttpError(410, str(dead)) from None
+    except SealUnavailable as error:
+        raise HttpError(503, str(error)) from None
     except SigningRefused as refusal:
         if refusal.field == "code" and signature.code.strip():
             return Status(400, {"detail": str(refusal), "tries_left": refusal.tries_left})
