@@ -150,12 +150,6 @@ def agreement_send(*, request: TenantRequest) -> SigningInvitation:
     return invitation
 
 
-def _locked_request(request_id: int) -> TenantRequest:
-    return TenantRequest.objects.select_for_update().select_related(
-        "company", "technical_contact", "commercial_contact"
-    ).get(pk=request_id)
-
-
 def _live_invitation(request: TenantRequest) -> SigningInvitation | None:
     return (
         SigningInvitation.objects.select_for_update()
@@ -169,7 +163,7 @@ def _live_invitation(request: TenantRequest) -> SigningInvitation | None:
 def agreement_resend(*, request_id: int, by: User) -> SigningInvitation:
     """Staff send a new link with a new expiry; the old link dies."""
     with transaction.atomic():
-        request = _locked_request(request_id)
+        request = pipeline.request_locked(request_id)
         if request.stage != Stage.AWAITING_SIGNATURE:
             raise pipeline.IllegalMove(request, Stage.AWAITING_SIGNATURE)
         current = _live_invitation(request)
@@ -199,7 +193,7 @@ def agreement_withdraw(*, request_id: int, by: User, reason: str) -> TenantReque
     """Staff withdraw the agreement: the link dies and the request goes back to To Validate."""
     reason = reason.strip() or "Withdrawn by staff."
     with transaction.atomic():
-        request = _locked_request(request_id)
+        request = pipeline.request_locked(request_id)
         pipeline.move(request, to=Stage.TO_VALIDATE, by=by, why=f"Agreement withdrawn: {reason}", data={"reason": reason})
         invitation = _live_invitation(request)
         if invitation:
@@ -314,7 +308,7 @@ def agreement_sign(*, raw: str, signature: Signature) -> Agreement:
     refusal = None
     with transaction.atomic():
         probe = invitation_find(raw)
-        request = _locked_request(probe.agreement.request_id)  # the same lock as expiry: one of the two wins
+        request = pipeline.request_locked(probe.agreement.request_id)  # the same lock as expiry: one of the two wins
         invitation = invitation_find(raw, lock=True)
         now = timezone.now()
         refusal = _code_problem(invitation, signature.code, now)
@@ -384,7 +378,7 @@ def agreement_decline(*, raw: str, reason: str, ip: str | None = None) -> Tenant
         raise SigningRefused("reason", "Tell us why, so that we can send the agreement to the right person.")
     with transaction.atomic():
         probe = invitation_find(raw)
-        request = _locked_request(probe.agreement.request_id)
+        request = pipeline.request_locked(probe.agreement.request_id)
         invitation = invitation_find(raw, lock=True)
         _revoke(invitation, "declined")
         Agreement.objects.filter(pk=invitation.agreement_id).update(status=Agreement.Status.DECLINED)
@@ -453,7 +447,7 @@ def signature_expire(*, invitation_id: int) -> str:
         probe = SigningInvitation.objects.select_related("agreement").filter(pk=invitation_id).first()
         if probe is None:
             return "no longer needed"
-        request = _locked_request(probe.agreement.request_id)
+        request = pipeline.request_locked(probe.agreement.request_id)
         invitation = SigningInvitation.objects.select_for_update().select_related("agreement").get(pk=invitation_id)
         if invitation.used_at or invitation.revoked_at:
             return "no longer needed"

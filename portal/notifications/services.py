@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from portal.core.retry import backoff
 from portal.notifications.models import OutboundAttachment, OutboundEmail
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,6 @@ def _redact(email: OutboundEmail) -> list[str]:
 SECRET_CODE_TEMPLATES = frozenset({"signature-code"})
 
 
-def _backoff(attempts: int) -> timedelta:
-    return min(BACKOFF_FIRST * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
-
-
 def _is_permanent(exc: Exception) -> bool:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return True
@@ -149,7 +146,7 @@ def _email_failed(email: OutboundEmail, exc: Exception, *, retry) -> str:
             logger.error("E-mail %s failed for good: %s", email.pk, error)
             return "failed"
         email.status = OutboundEmail.Status.QUEUED
-        email.next_attempt_at = timezone.now() + _backoff(email.attempts)
+        email.next_attempt_at = timezone.now() + backoff(email.attempts, first=BACKOFF_FIRST, cap=BACKOFF_MAX)
         email.save(update_fields=["status", "last_error", "lease_until", "attempts", "next_attempt_at"])
         retry.using(run_after=email.next_attempt_at).enqueue(email_id=email.pk)
     logger.warning("E-mail %s not sent (attempt %s), next try at %s: %s", email.pk, email.attempts, email.next_attempt_at, error)

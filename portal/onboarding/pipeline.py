@@ -21,6 +21,13 @@ class IllegalMove(Exception):
         )
 
 
+def request_locked(request_id: int) -> TenantRequest:
+    """The request, row-locked until the transaction ends, with what pages and e-mails show of it."""
+    return TenantRequest.objects.select_for_update().select_related(
+        "company", "technical_contact", "commercial_contact"
+    ).get(pk=request_id)
+
+
 def can_move(request: TenantRequest, to: Stage) -> bool:
     return to in MOVES[Stage(request.stage)]
 

@@ -162,12 +162,6 @@ def request_submit(*, data: RequestData, user: User | None = None) -> TenantRequ
     return request
 
 
-def _locked(request_id: int) -> TenantRequest:
-    return TenantRequest.objects.select_for_update().select_related(
-        "company", "technical_contact", "commercial_contact"
-    ).get(pk=request_id)
-
-
 NUL_REFUSED = "The text contains a NUL character: remove it and send it again."
 
 
@@ -176,7 +170,7 @@ def request_validate(*, request_id: int, by: User) -> TenantRequest:
     from portal.agreements.services import agreement_send
 
     with transaction.atomic():
-        request = _locked(request_id)
+        request = pipeline.request_locked(request_id)
         pipeline.move(request, to=Stage.AWAITING_SIGNATURE, by=by, why="Information validated: the contract is prepared.")
         agreement_send(request=request)
     return request
@@ -189,7 +183,7 @@ def request_reject(*, request_id: int, by: User, reason: str) -> TenantRequest:
     if "\x00" in reason:
         raise ValueError(NUL_REFUSED)
     with transaction.atomic():
-        request = _locked(request_id)
+        request = pipeline.request_locked(request_id)
         pipeline.move(request, to=Stage.REJECTED, by=by, why=f"Rejected: {reason}", data={"reason": reason})
         for contact in _contacts(request):
             email_queue(
@@ -209,7 +203,7 @@ def request_ask_changes(*, request_id: int, by: User, message: str) -> TenantReq
     if "\x00" in message:
         raise ValueError(NUL_REFUSED)
     with transaction.atomic():
-        request = _locked(request_id)
+        request = pipeline.request_locked(request_id)
         pipeline.move(request, to=Stage.CHANGES_REQUESTED, by=by, why=f"Changes requested: {message}", data={"message": message})
         now = timezone.now()
         RequestLink.objects.filter(
@@ -254,7 +248,7 @@ def request_correct(*, raw_token: str, data: RequestData) -> TenantRequest:
             )
             if not link.is_live():
                 raise LinkDead(link)
-            request = _locked(link.request_id)
+            request = pipeline.request_locked(link.request_id)
             link.used_at = timezone.now()
             link.save(update_fields=["used_at"])
             before = _snapshot(request)
@@ -299,7 +293,7 @@ def _snapshot(request: TenantRequest) -> dict:
 
 def request_record_vat_check(*, request_id: int, result: str, registered_name: str = "") -> None:
     with transaction.atomic():
-        request = _locked(request_id)
+        request = pipeline.request_locked(request_id)
         request.vat_check = result
         request.vat_checked_at = timezone.now()
         request.vat_registered_name = registered_name

@@ -12,6 +12,7 @@ from portal.accounts.models import User
 from portal.accounts.services import activation_link_new, activation_url
 from portal.agreements.models import Agreement
 from portal.companies.models import Membership
+from portal.core.retry import backoff
 from portal.core.sealed_box import open_text, seal_text
 from portal.notifications.services import absolute_url, email_queue, staff_addresses
 from portal.onboarding import pipeline
@@ -104,22 +105,18 @@ def tenant_provision(*, request_id: int) -> str:
     return "completed"
 
 
-def _backoff(attempts: int) -> timedelta:
-    return min(BACKOFF_FIRST * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
-
-
 def _attempt_failed(request_id: int, error: ProvisionerError) -> str:
     from portal.provisioning.tasks import provision_tenant
 
     with transaction.atomic():
-        request = TenantRequest.objects.select_for_update().select_related("company").get(pk=request_id)
+        request = pipeline.request_locked(request_id)
         if request.stage != Stage.PROVISIONING:
             return "not provisioning"
         request.provisioning_attempts += 1
         request.provisioning_error = error.message
         request.save(update_fields=["provisioning_attempts", "provisioning_error"])
         if not error.permanent and request.provisioning_attempts < settings.PROVISIONING_MAX_ATTEMPTS:
-            wait = max(_backoff(request.provisioning_attempts), timedelta(seconds=error.retry_after or 0))
+            wait = max(backoff(request.provisioning_attempts, first=BACKOFF_FIRST, cap=BACKOFF_MAX), timedelta(seconds=error.retry_after or 0))
             provision_tenant.using(run_after=timezone.now() + wait).enqueue(request_id=request.pk)
             timeline_append(
                 request=request,
@@ -146,9 +143,7 @@ def _attempt_failed(request_id: int, error: ProvisionerError) -> str:
 
 def _complete(request_id: int, customer: Customer) -> None:
     with transaction.atomic():
-        request = TenantRequest.objects.select_for_update().select_related(
-            "company", "technical_contact", "commercial_contact"
-        ).get(pk=request_id)
+        request = pipeline.request_locked(request_id)
         if request.stage != Stage.PROVISIONING or Tenant.objects.filter(request=request).exists():
             return
         now = timezone.now()
@@ -206,7 +201,7 @@ def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") ->
     from portal.onboarding.domains import prefix_availability
 
     with transaction.atomic():
-        request = TenantRequest.objects.select_for_update().get(pk=request_id)
+        request = pipeline.request_locked(request_id)
         new_prefix = domain_prefix.strip().lower()
         changes = {}
         if new_prefix and new_prefix != request.domain_prefix:
@@ -229,7 +224,7 @@ def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") ->
 
 def provisioning_cancel(*, request_id: int, by: User, reason: str) -> TenantRequest:
     with transaction.atomic():
-        request = TenantRequest.objects.select_for_update().get(pk=request_id)
+        request = pipeline.request_locked(request_id)
         if request.stage != Stage.PROVISIONING_FAILED:
             raise pipeline.IllegalMove(request, Stage.CANCELLED)
         pipeline.move(request, to=Stage.CANCELLED, by=by, why=f"Cancelled: {reason.strip() or 'by staff'}")
