@@ -31,6 +31,9 @@ PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/"
 PORTAL_BRAND = env_str("PORTAL_BRAND", "Arxus")
 PORTAL_SUPPORT_EMAIL = env_str("PORTAL_SUPPORT_EMAIL", "support@example.com")
 CSRF_TRUSTED_ORIGINS = [PORTAL_BASE_URL]
+# How many reverse proxies of our own stand in front of the portal, each appending to X-Forwarded-For.
+# The client's address is read that many places from the right; 0 (the default) uses the socket's address.
+TRUSTED_PROXY_COUNT = int(env_str("TRUSTED_PROXY_COUNT", "0"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
