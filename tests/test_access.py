@@ -1,5 +1,6 @@
 """Who may see what: Olga never sees Brightwave, Tess is no staff, Vera needs her second factor."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -148,7 +149,9 @@ def test_five_wrong_passwords_lock_the_account(client, vera):
     assert api.json()["detail"].startswith("Too many failed sign-ins")
 
 
-def test_vera_enrols_an_authenticator_app_and_opens_the_backoffice(client, vera, submitted, settings, time_machine):
+def test_vera_enrols_an_authenticator_app_from_an_emailed_link_and_opens_the_backoffice(
+    client, vera, submitted, settings, time_machine, smtp_server, worker
+):
     settings.STAFF_REQUIRE_MFA = True
     time_machine.move_to(timezone.now(), tick=False)
 
@@ -156,19 +159,29 @@ def test_vera_enrols_an_authenticator_app_and_opens_the_backoffice(client, vera,
     assert signed_in.status_code == 302
     assert signed_in.url == "/accounts/mfa/?next=/backoffice/"
 
-    enrolment = client.get(signed_in.url)
+    ask = client.get(signed_in.url)
+    assert ask.status_code == 200
+    assert "Set up two-step sign-in" in ask.content.decode()
+    assert not TOTPDevice.objects.filter(user=vera).exists()
+    assert client.post(signed_in.url, {"next": "/backoffice/"}).status_code == 200
+    worker()
+    [setup_mail] = smtp_server.to(vera.email)
+    text = setup_mail.get_body(("plain",)).get_content()
+    link = re.search(r"http://127\.0\.0\.1:8000(/accounts/mfa/enrol/[A-Za-z0-9_\-]{43}/)", text).group(1)
+
+    enrolment = client.get(f"{link}?next=/backoffice/")
     assert enrolment.status_code == 200
-    assert "Set up two-step sign-in" in enrolment.content.decode()
+    assert "Scan this code" in enrolment.content.decode()
     device = TOTPDevice.objects.get(user=vera)
     assert not device.confirmed
 
-    wrong = client.post(signed_in.url, {"code": wrong_code(device), "next": "/backoffice/"})
+    wrong = client.post(link, {"code": wrong_code(device), "next": "/backoffice/"})
     assert wrong.status_code == 400
     assert "This code is not right" in wrong.content.decode()
     assert client.get("/backoffice/").status_code == 302
 
     time_machine.shift(timedelta(seconds=31))
-    verified = client.post(signed_in.url, {"code": code_of(device), "next": "/backoffice/"})
+    verified = client.post(link, {"code": code_of(device), "next": "/backoffice/"})
     assert verified.status_code == 302
     assert verified.url == "/backoffice/"
     device.refresh_from_db()

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from portal.accounts.models import ApiToken, User
+from portal.accounts.services import mfa_enrolment_link_send
 
 
 @admin.register(User)
@@ -16,6 +17,14 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    actions = ["send_mfa_enrolment_link"]
+
+    @admin.action(description="E-mail a link to set up two-step sign-in")
+    def send_mfa_enrolment_link(self, request, queryset):
+        users = list(queryset.filter(is_active=True))
+        for user in users:
+            mfa_enrolment_link_send(user=user, by=request.user)
+        self.message_user(request, f"A two-step set-up link is on its way to {len(users)} user(s).")
 
 
 @admin.register(ApiToken)

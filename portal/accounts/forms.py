@@ -2,9 +2,10 @@ from django import forms
 from django.contrib.auth import authenticate
 
 from portal.accounts.models import User
+from portal.core.forms import PortalForm
 
 
-class SignInForm(forms.Form):
+class SignInForm(PortalForm):
     email = forms.EmailField(label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}))
     password = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
@@ -24,7 +25,7 @@ class SignInForm(forms.Form):
         return data
 
 
-class TotpForm(forms.Form):
+class TotpForm(PortalForm):
     code = forms.RegexField(
         label="Code from your authenticator app",
         regex=r"^\s*\d{6}\s*$",
@@ -33,7 +34,7 @@ class TotpForm(forms.Form):
     )
 
 
-class ActivationForm(forms.Form):
+class ActivationForm(PortalForm):
     password1 = forms.CharField(
         label="New password",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
@@ -48,5 +49,5 @@ class ActivationForm(forms.Form):
         return data
 
 
-class ResendForm(forms.Form):
+class ResendForm(PortalForm):
     email = forms.EmailField(label="Your e-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))

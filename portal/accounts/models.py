@@ -80,3 +80,13 @@ class ActivationLink(OneTimeLink):
 
     def __str__(self) -> str:
         return f"activation link for {self.user}"
+
+
+class MfaEnrolmentLink(OneTimeLink):
+    """A staff member's link to set up two-step sign-in: e-mailed to the account's own address, so that a
+    password alone never enrols an authenticator."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_enrolment_links")
+
+    def __str__(self) -> str:
+        return f"two-step set-up link for {self.user}"

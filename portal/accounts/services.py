@@ -1,12 +1,16 @@
-"""Portal access: activation links for new users, and setting the first password."""
+"""Portal access: activation links for new users, the first password, and staff two-step set-up links."""
+
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.accounts.models import ActivationLink, User
+from portal.accounts.models import ActivationLink, MfaEnrolmentLink, User
+from portal.core.text import CONTROL_REFUSED, control_characters_in
 from portal.core.tokens import token_hash, token_new
 from portal.notifications.services import absolute_url, email_queue
 
@@ -45,6 +49,8 @@ def activation_complete(*, raw: str, password: str) -> User:
         if not link.is_live():
             raise ActivationDead(link)
         user = link.user
+        if control_characters_in(password):
+            raise ValidationError(CONTROL_REFUSED, code="control_character")
         validate_password(password, user)
         user.set_password(password)
         user.is_active = True
@@ -66,3 +72,60 @@ def activation_resend(*, email: str) -> None:
             to=[user.email],
             context={"user": user, "activation_url": activation_url(raw), "expires_at": link.expires_at},
         )
+
+
+class MfaEnrolmentDead(Exception):
+    """A two-step set-up link that was used, expired or replaced."""
+
+
+class MfaEnrolmentTooSoon(Exception):
+    def __init__(self, wait_seconds: int):
+        self.wait_seconds = wait_seconds
+        super().__init__(f"A set-up link was sent moments ago: check your mailbox, or ask again in {wait_seconds} seconds.")
+
+
+MFA_ENROLMENT_MIN_INTERVAL = timedelta(minutes=1)
+
+
+def mfa_enrolment_url(raw: str) -> str:
+    return absolute_url(reverse("accounts:mfa_enrol", args=[raw]))
+
+
+def mfa_enrolment_link_send(*, user: User, by: User | None = None) -> MfaEnrolmentLink:
+    """E-mail the user a link to set up two-step sign-in; earlier links die. At most one a minute."""
+    now = timezone.now()
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one sender at a time per user
+        last = MfaEnrolmentLink.objects.filter(user=user).order_by("-created_at").first()
+        if by is None and last is not None and now - last.created_at < MFA_ENROLMENT_MIN_INTERVAL:
+            raise MfaEnrolmentTooSoon(int((MFA_ENROLMENT_MIN_INTERVAL - (now - last.created_at)).total_seconds()) + 1)
+        MfaEnrolmentLink.objects.filter(user=user, used_at=None, revoked_at=None).update(revoked_at=now)
+        raw, hashed = token_new()
+        link = MfaEnrolmentLink.objects.create(
+            user=user, token_hash=hashed, created_at=now, expires_at=now + settings.MFA_ENROLMENT_LINK_EXPIRES_AFTER
+        )
+        email_queue(
+            template="mfa-enrolment",
+            to=[user.email],
+            context={"user": user, "enrolment_url": mfa_enrolment_url(raw), "expires_at": link.expires_at, "by": by},
+        )
+    return link
+
+
+def mfa_enrolment_find(*, raw: str, user: User) -> MfaEnrolmentLink:
+    """The signed-in user's own set-up link: DoesNotExist for an unknown token or another user's link,
+    MfaEnrolmentDead for a used, expired or replaced one."""
+    link = MfaEnrolmentLink.objects.get(token_hash=token_hash(raw or ""), user=user)
+    if not link.is_live():
+        raise MfaEnrolmentDead(link)
+    return link
+
+
+def mfa_enrolment_complete(*, raw: str, user: User) -> None:
+    """The authenticator proved itself with a code: the link dies with its first use."""
+    with transaction.atomic():
+        link = MfaEnrolmentLink.objects.select_for_update().get(token_hash=token_hash(raw or ""), user=user)
+        if not link.is_live():
+            raise MfaEnrolmentDead(link)
+        link.used_at = timezone.now()
+        link.save(update_fields=["used_at"])

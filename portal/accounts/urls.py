@@ -8,5 +8,6 @@ urlpatterns = [
     path("login/", views.sign_in, name="login"),
     path("logout/", views.sign_out, name="logout"),
     path("mfa/", views.mfa, name="mfa"),
+    path("mfa/enrol/<str:token>/", views.mfa_enrol, name="mfa_enrol"),
     path("activation/", views.activation_ask, name="activation_ask"),
 ]

@@ -16,8 +16,18 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.accounts.forms import ActivationForm, ResendForm, SignInForm, TotpForm
-from portal.accounts.models import ActivationLink
-from portal.accounts.services import ActivationDead, activation_complete, activation_find, activation_resend
+from portal.accounts.models import ActivationLink, MfaEnrolmentLink
+from portal.accounts.services import (
+    ActivationDead,
+    MfaEnrolmentDead,
+    MfaEnrolmentTooSoon,
+    activation_complete,
+    activation_find,
+    activation_resend,
+    mfa_enrolment_complete,
+    mfa_enrolment_find,
+    mfa_enrolment_link_send,
+)
 
 
 def _next_url(request: HttpRequest, default: str = "/") -> str:
@@ -52,27 +62,68 @@ def _qr_svg(uri: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+WRONG_CODE = "This code is not right, or it has expired: enter the code your app shows now."
+
+
 @login_required
 def mfa(request: HttpRequest) -> HttpResponse:
-    """Second factor: enrol an authenticator app the first time, then enter its code."""
+    """Second factor: enter the authenticator's code. Staff without one set it up from an e-mailed link only."""
     user = request.user
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None and user.is_staff:
+        return _mfa_setup_ask(request)
+    return _totp_page(request, device)
+
+
+def _totp_page(request: HttpRequest, device: TOTPDevice | None, *, on_enrolled=None) -> HttpResponse:
+    """The code form; with no confirmed device it enrols a new authenticator (QR code and key) on success."""
+    user = request.user
     enrolling = device is None
-    if enrolling:
+    if device is None:
         device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=False, defaults={"name": "Authenticator app"})
     form = TotpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"].strip()):
             if enrolling:
+                if on_enrolled is not None:
+                    on_enrolled()
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
             otp_login(request, device)
             return redirect(_next_url(request, "/backoffice/" if user.is_staff else "/"))
-        form.add_error("code", "This code is not right, or it has expired: enter the code your app shows now.")
+        form.add_error("code", WRONG_CODE)
     context = {"form": form, "enrolling": enrolling, "next": _next_url(request, "")}
     if enrolling:
         context.update(qr=_qr_svg(device.config_url), secret=base64.b32encode(device.bin_key).decode())
     return render(request, "accounts/mfa.html", context, status=400 if form.errors else 200)
+
+
+def _mfa_setup_ask(request: HttpRequest) -> HttpResponse:
+    """A password alone never enrols a staff authenticator: the set-up link goes to the account's mailbox."""
+    notice = ""
+    status = 200
+    if request.method == "POST":
+        try:
+            mfa_enrolment_link_send(user=request.user)
+        except MfaEnrolmentTooSoon as wait:
+            notice, status = str(wait), 429
+        else:
+            notice = f"We e-mailed a set-up link to {request.user.email}. Open it in this browser."
+    return render(request, "accounts/mfa_setup_ask.html", {"notice": notice, "next": _next_url(request, "")}, status=status)
+
+
+@login_required
+def mfa_enrol(request: HttpRequest, token: str) -> HttpResponse:
+    """The e-mailed set-up link, opened by the signed-in account it was sent to: scan, enter a code, done."""
+    try:
+        mfa_enrolment_find(raw=token, user=request.user)
+    except MfaEnrolmentLink.DoesNotExist:
+        return render(request, "onboarding/link_unknown.html", status=404)
+    except MfaEnrolmentDead:
+        return render(request, "accounts/mfa_setup_ask.html", {"dead": True, "next": ""}, status=410)
+    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+        return redirect("accounts:mfa")
+    return _totp_page(request, None, on_enrolled=lambda: mfa_enrolment_complete(raw=token, user=request.user))
 
 
 LOCKED_OUT = "Too many failed sign-ins: this account is locked for a while. Try again later."

@@ -15,6 +15,7 @@ from portal.accounts.models import User
 from portal.agreements.documents import agreement_html, html_to_pdf, sha256, signed_document
 from portal.agreements.models import Agreement, SigningInvitation
 from portal.agreements.seal import seal_pdf
+from portal.core.text import CONTROL_REFUSED, control_characters_in, text_checked
 from portal.core.tokens import token_hash, token_new
 from portal.notifications.services import absolute_url, email_queue, staff_addresses
 from portal.onboarding import pipeline
@@ -191,7 +192,7 @@ def _revoke(invitation: SigningInvitation, reason: str) -> None:
 
 def agreement_withdraw(*, request_id: int, by: User, reason: str) -> TenantRequest:
     """Staff withdraw the agreement: the link dies and the request goes back to To Validate."""
-    reason = reason.strip() or "Withdrawn by staff."
+    reason = text_checked(reason.strip(), multiline=True) or "Withdrawn by staff."
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
         pipeline.move(request, to=Stage.TO_VALIDATE, by=by, why=f"Agreement withdrawn: {reason}", data={"reason": reason})
@@ -273,6 +274,9 @@ class Signature:
 
 
 def _check_signature_fields(signature: Signature) -> None:
+    for field in ("full_name", "job_title", "code"):
+        if control_characters_in(getattr(signature, field)):
+            raise SigningRefused(field, CONTROL_REFUSED)
     if not signature.signing_authority:
         raise SigningRefused("signing_authority", "Confirm that you have the authority to sign for the company.")
     if not signature.full_name.strip():
@@ -335,7 +339,7 @@ def _sign(request: TenantRequest, invitation: SigningInvitation, signature: Sign
     agreement.signer_user_agent = signature.user_agent[:500]
     agreement.consent_version = settings.SIGNING_CONSENT_VERSION
     agreement.consent_text = CONSENT_TEXT.format(
-        brand=settings.PORTAL_BRAND, version=agreement.version, company=request.company.legal_name, email=invitation.signer_email
+        brand=settings.PORTAL_BRAND, version=agreement.version, company=request.applicant.legal_name, email=invitation.signer_email
     )
     document = signed_document(agreement=agreement, invitation=invitation)
     try:
@@ -376,6 +380,8 @@ def agreement_decline(*, raw: str, reason: str, ip: str | None = None) -> Tenant
     reason = reason.strip()
     if not reason:
         raise SigningRefused("reason", "Tell us why, so that we can send the agreement to the right person.")
+    if control_characters_in(reason, multiline=True):
+        raise SigningRefused("reason", CONTROL_REFUSED)
     with transaction.atomic():
         probe = invitation_find(raw)
         request = pipeline.request_locked(probe.agreement.request_id)

@@ -17,13 +17,8 @@ from portal.agreements.services import (
     signing_code_send,
     signing_open,
 )
+from portal.core.net import client_ip
 from portal.onboarding.pipeline import IllegalMove
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The signer's address; behind the production proxy, the first X-Forwarded-For hop it sets."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "") if not settings.DEBUG else ""
-    return (forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR")) or None
 
 
 def _dead(request: HttpRequest, error: LinkDead) -> HttpResponse:
@@ -43,7 +38,7 @@ def _page(request: HttpRequest, invitation: SigningInvitation, *, errors: dict |
             "invitation": invitation,
             "agreement": agreement,
             "req": agreement.request,
-            "company": agreement.request.company,
+            "company": agreement.request.applicant,
             "errors": errors or {},
             "notice": notice,
             "values": request.POST if request.method == "POST" else {},
@@ -68,7 +63,7 @@ def sign(request: HttpRequest, token: str) -> HttpResponse:
         job_title=request.POST.get("job_title", ""),
         signing_authority=request.POST.get("signing_authority") == "on",
         code=request.POST.get("code", ""),
-        ip=client_ip(request),
+        ip=client_ip(request) or None,
         user_agent=request.headers.get("User-Agent", ""),
     )
     try:
@@ -137,7 +132,7 @@ def decline(request: HttpRequest, token: str) -> HttpResponse:
         return _dead(request, error)
     if request.method == "POST":
         try:
-            agreement_decline(raw=token, reason=request.POST.get("reason", ""), ip=client_ip(request))
+            agreement_decline(raw=token, reason=request.POST.get("reason", ""), ip=client_ip(request) or None)
         except LinkDead as error:
             return _dead(request, error)
         except IllegalMove:

@@ -11,12 +11,13 @@ from pydantic import StringConstraints
 from portal.accounts.models import ActivationLink
 from portal.accounts.services import ActivationDead, activation_complete
 from portal.api import schemas
+from portal.core.text import Line
 
 router = Router(tags=["activation"])
 
 
 class PasswordIn(Schema):
-    password: Annotated[str, StringConstraints(max_length=4096)]
+    password: Annotated[Line, StringConstraints(max_length=4096)]
 
 
 class ActivatedOut(Schema):

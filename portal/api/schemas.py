@@ -4,8 +4,10 @@ from typing import Annotated
 from ninja import Schema
 from pydantic import ConfigDict, Field, StringConstraints  # noqa: F401 (Field re-exported)
 
-Text = Annotated[str, StringConstraints(max_length=300)]
-ShortText = Annotated[str, StringConstraints(max_length=100)]
+from portal.core.text import PARAGRAPH_CHARACTERS, Line, Paragraph
+
+Text = Annotated[Line, StringConstraints(max_length=300)]
+ShortText = Annotated[Line, StringConstraints(max_length=100)]
 
 
 class AddressIn(Schema):
@@ -66,7 +68,10 @@ class TenantRequestIn(Schema):
     tenant: TenantIn
     technical_contact: ContactIn
     commercial_contact: ContactIn
-    accept_terms: bool
+    accept_terms: bool = Field(
+        description="Must be true: the terms are accepted and the information is confirmed.",
+        json_schema_extra={"enum": [True]},
+    )
 
 
 class AddressOut(Schema):
@@ -152,9 +157,9 @@ class Availability(Schema):
 
 
 class TokenIn(Schema):
-    email: Annotated[str, StringConstraints(max_length=254)]
-    password: Annotated[str, StringConstraints(max_length=4096)]
-    otp: Annotated[str, StringConstraints(max_length=10)] | None = None
+    email: Annotated[Line, StringConstraints(max_length=254)]
+    password: Annotated[Line, StringConstraints(max_length=4096)]
+    otp: Annotated[Line, StringConstraints(max_length=10)] | None = None
 
 
 class TokenOut(Schema):
@@ -162,11 +167,11 @@ class TokenOut(Schema):
     expires_at: datetime
 
 
-# Blank text, or text with a NUL character, is refused by the service with its own message; the schema says so.
+# Blank text is refused by the service with its own message, control characters by the schema; the schema says both.
 NonBlankText = Annotated[
-    str,
+    Paragraph,
     StringConstraints(max_length=4000),
-    Field(json_schema_extra={"minLength": 1, "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$"}),
+    Field(json_schema_extra={"minLength": 1, "pattern": f"^{PARAGRAPH_CHARACTERS}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{PARAGRAPH_CHARACTERS}*$"}),
 ]
 
 

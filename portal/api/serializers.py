@@ -24,14 +24,14 @@ def request_summary(request: TenantRequest) -> dict:
         "stage_label": Stage(request.stage).label,
         "stage_changed_at": request.stage_changed_at,
         "created_at": request.created_at,
-        "company_name": request.company.legal_name,
-        "vat_number": request.company.vat_number,
+        "company_name": request.applicant.legal_name,
+        "vat_number": request.applicant.vat_number,
         "domain": request.domain,
     }
 
 
 def request_out(request: TenantRequest, entries: list[TimelineEntry] | None = None, *, for_customer: bool = False) -> dict:
-    company = request.company
+    company = request.applicant
     if entries is None:
         entries = list(request.timeline.select_related("actor").order_by("seq"))
     tenant = Tenant.objects.filter(request=request).first() if request.stage == Stage.COMPLETED else None

@@ -21,10 +21,12 @@ from portal.agreements.services import (
     signing_code_send,
     signing_open,
 )
-from portal.agreements.views import client_ip, pdf_response
+from portal.agreements.views import pdf_response
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN, require_staff
 from portal.api.requests import RequestId
+from portal.core.net import client_ip
+from portal.core.text import Line
 from portal.notifications.services import absolute_url
 from portal.onboarding.selectors import request_get_for
 
@@ -42,10 +44,10 @@ class SigningOut(Schema):
 
 
 class SignIn(Schema):
-    full_name: Annotated[str, StringConstraints(max_length=200)]
-    job_title: Annotated[str, StringConstraints(max_length=200)]
+    full_name: Annotated[Line, StringConstraints(max_length=200)]
+    job_title: Annotated[Line, StringConstraints(max_length=200)]
     signing_authority: bool
-    code: Annotated[str, StringConstraints(max_length=20)]
+    code: Annotated[Line, StringConstraints(max_length=20)]
 
 
 class SignedOut(Schema):
@@ -74,7 +76,7 @@ def read(request, token: str = Token):
     invitation = _invitation(token, opening=True)
     agreement = invitation.agreement
     return {
-        "company": agreement.request.company.legal_name,
+        "company": agreement.request.applicant.legal_name,
         "agreement_version": agreement.version,
         "status": agreement.status,
         "expires_at": invitation.expires_at.isoformat(),
@@ -104,7 +106,7 @@ def sign(request, payload: SignIn, token: str = Token):
         job_title=payload.job_title,
         signing_authority=payload.signing_authority,
         code=payload.code,
-        ip=client_ip(request),
+        ip=client_ip(request) or None,
         user_agent=request.headers.get("User-Agent", ""),
     )
     try:
