@@ -1,5 +1,7 @@
 """One settings module, read from the environment (and a `.env` file at the project root)."""
 
+import hashlib
+import hmac
 import os
 import tempfile
 from pathlib import Path
@@ -20,6 +22,10 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789abcdef"
+
+# Key of the timeline's hash chain (HMAC-SHA256), kept out of the database. Derived from SECRET_KEY when unset;
+# set it on its own in production so SECRET_KEY can rotate without breaking every chain.
+AUDIT_KEY = env_str("AUDIT_KEY") or hmac.new(SECRET_KEY.encode(), b"portal.onboarding.timeline.audit-key", hashlib.sha256).hexdigest()
 
 ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS").split(",") if h.strip()]
 if not ALLOWED_HOSTS:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.onboarding.models import IdempotencyRecord, RequestLink, TenantRequest, TimelineEntry
+from portal.onboarding.models import IdempotencyRecord, RequestLink, TenantRequest, TimelineEntry, TimelineHead
 
 
 class TimelineInline(admin.TabularInline):
@@ -30,6 +30,23 @@ class TenantRequestAdmin(admin.ModelAdmin):
 class TimelineEntryAdmin(admin.ModelAdmin):
     list_display = ["request", "seq", "at", "kind", "actor_label", "message"]
     list_filter = ["kind"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(TimelineHead)
+class TimelineHeadAdmin(admin.ModelAdmin):
+    """Where each timeline ends, under a keyed MAC: read-only, `manage.py verify_audit` checks it."""
+
+    list_display = ["request", "seq", "rebuilt_at"]
+    list_filter = [("rebuilt_at", admin.EmptyFieldListFilter)]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -1,4 +1,5 @@
 import hashlib
+import hmac
 import json
 
 from django.conf import settings
@@ -59,8 +60,18 @@ class TenantRequest(models.Model):
         return f"{self.domain_prefix}.onmicrosoft.com"
 
 
+def audit_mac(purpose: str, payload: dict) -> str:
+    """HMAC-SHA256 of a canonical JSON payload under AUDIT_KEY, a key kept out of the database."""
+    message = purpose.encode() + b"\n" + _canonical(payload)
+    return hmac.new(settings.AUDIT_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _canonical(payload: dict) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
 class TimelineEntry(models.Model):
-    """One event in a request's life. Append-only; each entry hashes the one before it."""
+    """One event in a request's life. Append-only; each entry's keyed hash covers the one before it."""
 
     class Kind(models.TextChoices):
         STAGE = "stage", "Stage change"
@@ -71,7 +82,9 @@ class TimelineEntry(models.Model):
     seq = models.PositiveIntegerField()
     at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     actor_label = models.CharField(max_length=200, help_text="Who acted, as shown (kept if the user goes).")
     from_stage = models.CharField(max_length=24, blank=True)
     to_stage = models.CharField(max_length=24, blank=True)
@@ -97,7 +110,15 @@ class TimelineEntry(models.Model):
         raise ValueError("Timeline entries are append-only.")
 
     def compute_hash(self) -> str:
-        payload = {
+        """The entry's keyed hash: without AUDIT_KEY nobody can rewrite an entry and recompute the chain."""
+        return audit_mac("timeline-entry", self._payload())
+
+    def compute_unkeyed_hash(self) -> str:
+        """The plain SHA-256 hash entries carried before the chain was keyed; tells such entries apart."""
+        return hashlib.sha256(_canonical(self._payload())).hexdigest()
+
+    def _payload(self) -> dict:
+        return {
             "request": self.request_id,
             "seq": self.seq,
             "at": self.at.isoformat(),
@@ -110,8 +131,41 @@ class TimelineEntry(models.Model):
             "data": self.data,
             "prev": self.prev_hash,
         }
-        encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
-        return hashlib.sha256(encoded).hexdigest()
+
+
+class TimelineHead(models.Model):
+    """Where a request's timeline ends: its last entry's number and hash, under a keyed MAC.
+
+    Written in the same transaction as each entry, so a deleted last entry or a deleted timeline leaves the
+    head pointing past the chain's end, and a head moved back to match needs the key.
+    """
+
+    request = models.OneToOneField(
+        TenantRequest, on_delete=models.PROTECT, primary_key=True, related_name="timeline_head"
+    )
+    seq = models.PositiveIntegerField()
+    hash = models.CharField(max_length=64)
+    rebuilt_at = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The entry appended when this head was missing or did not verify; kept for good.",
+    )
+    mac = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.request_id}#{self.seq}"
+
+    def delete(self, *args, **kwargs):  # type: ignore[override]
+        raise ValueError("A timeline head is never deleted.")
+
+    def compute_mac(self) -> str:
+        return audit_mac(
+            "timeline-head",
+            {"request": self.request_id, "seq": self.seq, "hash": self.hash, "rebuilt_at": self.rebuilt_at},
+        )
+
+    def is_authentic(self) -> bool:
+        return hmac.compare_digest(self.compute_mac(), self.mac)
 
 
 class RequestLink(OneTimeLink):
