@@ -274,7 +274,8 @@ def test_tess_corrects_the_request_through_the_link_once(client, vera, submitted
     sent = client.post(path, form_post(company_address_line1="Veldstraat 5", _correction=raw))
     assert sent.status_code == 302, sent.content.decode()[:2000]
     assert stage_of(submitted) == "to_validate"
-    assert Company.objects.get(pk=submitted.company_id).address_line1 == "Veldstraat 5"
+    assert TenantRequest.objects.get(pk=submitted.pk).applicant.address_line1 == "Veldstraat 5"
+    assert Company.objects.get(pk=submitted.company_id).address_line1 == "Korenmarkt 1"  # until staff validate
     back = submitted.timeline.order_by("-seq").filter(kind="stage").first()
     assert (back.from_stage, back.to_stage) == ("changes_requested", "to_validate")
     assert back.data["changed"] == ["company.address_line1"]
@@ -282,7 +283,7 @@ def test_tess_corrects_the_request_through_the_link_once(client, vera, submitted
 
     assert client.get(path).status_code == 410
     assert client.post(path, form_post(company_address_line1="Veldstraat 7", _correction=raw)).status_code == 410
-    assert Company.objects.get(pk=submitted.company_id).address_line1 == "Veldstraat 5"
+    assert TenantRequest.objects.get(pk=submitted.pk).applicant.address_line1 == "Veldstraat 5"
     assert client.get("/correct/made-up-token-that-nobody-was-sent/").status_code == 404
 
     link = RequestLink.objects.get(request=submitted, purpose="correction")

@@ -6,6 +6,8 @@ import os
 import pytest
 import schemathesis
 from django.test import Client
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from hypothesis import HealthCheck, settings
 
 from config.wsgi import application
@@ -87,6 +89,35 @@ def staff_token(transactional_db) -> str:
 @pytest.mark.django_db(transaction=True, reset_sequences=True)
 def test_api_anonymous(case, seeded_requests):
     case.call_and_validate(additional_checks=[errors_are_json_detail])
+
+
+@pytest.fixture
+def staff_token_two_step(transactional_db, settings) -> str:
+    """A staff token issued with the TOTP code, on a portal where staff must use their second factor."""
+    settings.STAFF_REQUIRE_MFA = True
+    vera = User.objects.create_user(STAFF_EMAIL, STAFF_PASSWORD, is_staff=True, first_name="Vera", last_name="Validator")
+    device = TOTPDevice.objects.create(user=vera, name="phone", confirmed=True)
+    response = Client().post(
+        "/api/v1/auth/token",
+        {"email": STAFF_EMAIL, "password": STAFF_PASSWORD, "otp": f"{totp(device.bin_key):06d}"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    token = response.json()["token"]
+    for path in ("/api/v1/staff/tenant-requests", "/api/v1/tenant-requests/1"):
+        answer = Client().get(path, HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert answer.status_code == 200, answer.content
+    return token
+
+
+@schema.parametrize()
+@FUZZ
+@pytest.mark.django_db(transaction=True, reset_sequences=True)
+def test_api_as_staff_with_two_step_sign_in(case, seeded_requests, staff_token_two_step):
+    """A staff bearer token on a portal with staff two-step sign-in on: no operation answers 500."""
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {staff_token_two_step}"}, additional_checks=[errors_are_json_detail]
+    )
 
 
 @schema.parametrize()

@@ -27,7 +27,7 @@ def agreement_html(*, request: TenantRequest, version: str) -> str:
             "version": version,
             "prepared_at": timezone.localtime(),
             "req": request,
-            "company": request.company,
+            "company": request.applicant,
             "technical": request.technical_contact,
             "commercial": request.commercial_contact,
         },
@@ -51,7 +51,7 @@ def evidence_pdf(*, agreement, invitation) -> bytes:
             "agreement": agreement,
             "invitation": invitation,
             "req": request,
-            "company": request.company,
+            "company": request.applicant,
             "verify_url": settings.PORTAL_BASE_URL + reverse("agreements:verify"),
         },
     )

@@ -2,6 +2,12 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+# What a company states about itself when it asks for a tenant; a request keeps its own copy of these.
+COMPANY_DETAILS = (
+    "legal_name", "vat_number", "registry_number", "address_line1", "address_line2",
+    "postal_code", "city", "country", "phone", "website",
+)
+
 
 class Company(models.Model):
     """A customer of the reseller, as it registered."""
@@ -24,6 +30,9 @@ class Company(models.Model):
 
     def __str__(self) -> str:
         return self.legal_name
+
+    def details(self) -> dict[str, str]:
+        return {field: getattr(self, field) for field in COMPANY_DETAILS}
 
     @property
     def address_lines(self) -> list[str]:

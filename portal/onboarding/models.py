@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.companies.models import Company
 from portal.core.models import OneTimeLink
 from portal.onboarding.stages import CLOSED_STAGES, Stage
 
@@ -21,6 +22,11 @@ class TenantRequest(models.Model):
         NOT_APPLICABLE = "not_applicable", "Outside the EU (no VIES)"
 
     company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="tenant_requests")
+    company_snapshot = models.JSONField(
+        default=dict,
+        help_text="The company as this request states it (submitted, corrected, then validated). The agreement and "
+        "provisioning use it; the shared company record takes it only when staff validate.",
+    )
     technical_contact = models.ForeignKey("companies.Contact", on_delete=models.PROTECT, related_name="+")
     commercial_contact = models.ForeignKey("companies.Contact", on_delete=models.PROTECT, related_name="+")
     domain_prefix = models.CharField(max_length=27)
@@ -58,6 +64,11 @@ class TenantRequest(models.Model):
     @property
     def domain(self) -> str:
         return f"{self.domain_prefix}.onmicrosoft.com"
+
+    @property
+    def applicant(self) -> "Company":
+        """The company as this request states it: an unsaved Company built from the snapshot."""
+        return Company(pk=self.company_id, **self.company_snapshot)
 
 
 def audit_mac(purpose: str, payload: dict) -> str:

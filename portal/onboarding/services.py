@@ -8,8 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.accounts.models import User
-from portal.companies.models import Company, Contact, Membership
+from portal.companies.models import COMPANY_DETAILS, Company, Contact, Membership
 from portal.companies.validation import EU_COUNTRIES
+from portal.core.text import text_checked
 from portal.core.tokens import token_hash, token_new
 from portal.notifications.services import absolute_url, email_queue
 from portal.onboarding import pipeline
@@ -27,17 +28,8 @@ class LinkDead(Exception):
     """A link that was used, expired or withdrawn."""
 
 
-COMPANY_FIELDS = (
-    "legal_name", "vat_number", "registry_number", "address_line1", "address_line2",
-    "postal_code", "city", "country", "phone", "website",
-)
-
-
-def _company_apply(company: Company, data: RequestData) -> Company:
-    for field in COMPANY_FIELDS:
-        setattr(company, field, getattr(data, field))
-    company.save()
-    return company
+def _company_details(data: RequestData) -> dict[str, str]:
+    return {field: getattr(data, field) for field in COMPANY_DETAILS}
 
 
 def _contact_upsert(company: Company, data: ContactData) -> Contact:
@@ -86,7 +78,7 @@ def email_context(request: TenantRequest, **extra) -> dict:
     """What every e-mail about a request can show: the request, its company and both contacts."""
     return {
         "req": request,
-        "company": request.company,
+        "company": request.applicant,
         "technical": request.technical_contact,
         "commercial": request.commercial_contact,
         **extra,
@@ -112,7 +104,7 @@ def _contacts(request: TenantRequest) -> list[Contact]:
 def _vat_check_queue(request: TenantRequest) -> None:
     from portal.onboarding.tasks import check_vat
 
-    country = request.company.country
+    country = request.applicant.country
     if country in EU_COUNTRIES:
         if settings.VIES_URL:
             check_vat.enqueue(request_id=request.pk, attempt=1)
@@ -125,13 +117,16 @@ def request_submit(*, data: RequestData, user: User | None = None) -> TenantRequ
     """Store a new request at To Validate and queue both contacts' confirmations, in one transaction."""
     try:
         with transaction.atomic():
-            company = user_company(user) or Company()
-            new_company = company.pk is None
-            _company_apply(company, data)
+            # A new company is created as stated; an existing one changes only when staff validate the request.
+            company = user_company(user)
+            new_company = company is None
+            if company is None:
+                company = Company.objects.create(**_company_details(data))
             technical, commercial = _contacts_save(company, data, new_company=new_company)
             now = timezone.now()
             request = TenantRequest.objects.create(
                 company=company,
+                company_snapshot=_company_details(data),
                 technical_contact=technical,
                 commercial_contact=commercial,
                 domain_prefix=data.domain_prefix,
@@ -162,16 +157,14 @@ def request_submit(*, data: RequestData, user: User | None = None) -> TenantRequ
     return request
 
 
-NUL_REFUSED = "The text contains a NUL character: remove it and send it again."
-
-
 def request_validate(*, request_id: int, by: User) -> TenantRequest:
-    """Staff accept the company's information; the service agreement follows."""
+    """Staff accept the company's information: the company record takes it, and the service agreement follows."""
     from portal.agreements.services import agreement_send
 
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
         pipeline.move(request, to=Stage.AWAITING_SIGNATURE, by=by, why="Information validated: the contract is prepared.")
+        Company.objects.filter(pk=request.company_id).update(**request.company_snapshot)
         agreement_send(request=request)
     return request
 
@@ -180,8 +173,7 @@ def request_reject(*, request_id: int, by: User, reason: str) -> TenantRequest:
     reason = reason.strip()
     if not reason:
         raise ValueError("Give the reason for the rejection: both contacts will read it.")
-    if "\x00" in reason:
-        raise ValueError(NUL_REFUSED)
+    text_checked(reason, multiline=True)
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
         pipeline.move(request, to=Stage.REJECTED, by=by, why=f"Rejected: {reason}", data={"reason": reason})
@@ -200,8 +192,7 @@ def request_ask_changes(*, request_id: int, by: User, message: str) -> TenantReq
     message = message.strip()
     if not message:
         raise ValueError("Say what should change: the technical contact will read it.")
-    if "\x00" in message:
-        raise ValueError(NUL_REFUSED)
+    text_checked(message, multiline=True)
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
         pipeline.move(request, to=Stage.CHANGES_REQUESTED, by=by, why=f"Changes requested: {message}", data={"message": message})
@@ -252,7 +243,7 @@ def request_correct(*, raw_token: str, data: RequestData) -> TenantRequest:
             link.used_at = timezone.now()
             link.save(update_fields=["used_at"])
             before = _snapshot(request)
-            _company_apply(request.company, data)
+            request.company_snapshot = _company_details(data)
             request.technical_contact = _contact_upsert(request.company, data.technical)
             request.commercial_contact = _contact_upsert(request.company, data.commercial)
             request.domain_prefix = data.domain_prefix
@@ -277,8 +268,7 @@ def request_correct(*, raw_token: str, data: RequestData) -> TenantRequest:
 
 
 def _snapshot(request: TenantRequest) -> dict:
-    company = request.company
-    snap = {f"company.{f}": getattr(company, f) for f in COMPANY_FIELDS}
+    snap = {f"company.{f}": value for f, value in request.company_snapshot.items()}
     snap.update(
         {
             "tenant.domain_prefix": request.domain_prefix,
@@ -302,6 +292,6 @@ def request_record_vat_check(*, request_id: int, result: str, registered_name: s
         timeline_append(
             request=request,
             kind=TimelineEntry.Kind.NOTE,
-            message=f"VAT number {request.company.vat_number}: {label}" + (f" ({registered_name})" if registered_name else "."),
+            message=f"VAT number {request.applicant.vat_number}: {label}" + (f" ({registered_name})" if registered_name else "."),
             data={"vat_check": result},
         )

@@ -16,7 +16,7 @@ def check_vat(*, request_id: int, attempt: int) -> str:
 
     request = TenantRequest.objects.select_related("company").get(pk=request_id)
     try:
-        answer = vies_lookup(request.company.vat_number)
+        answer = vies_lookup(request.applicant.vat_number)
     except ViesUnavailable:
         if attempt < VIES_ATTEMPTS:
             check_vat.using(run_after=timezone.now() + timedelta(minutes=30 * attempt)).enqueue(
