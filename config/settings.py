@@ -169,6 +169,11 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{PORTAL_BRAND} Portal <port
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_MESSAGE_ID_DOMAIN = env_str("EMAIL_MESSAGE_ID_DOMAIN", "portal.invalid")
 EMAIL_MAX_ATTEMPTS = int(env_str("EMAIL_MAX_ATTEMPTS", "20"))
+# A worker holds an e-mail it sends this long; after that any worker may send it again. The SMTP
+# timeout is capped at a tenth of it (a sending waits on the network up to about ten times).
+EMAIL_SEND_LEASE = env_duration("EMAIL_SEND_LEASE", "5m")
+# How often each running worker puts back the jobs of dead workers and the e-mails whose lease ran out.
+WORKER_SWEEP_EVERY = env_duration("WORKER_SWEEP_EVERY", "30s")
 
 TASKS = {
     "default": {"BACKEND": "django_tasks_db.DatabaseBackend"},

@@ -1,12 +1,27 @@
-"""Jobs of a worker that died (SIGKILL, a machine lost) go back to the queue; every job is safe to run again."""
+"""Jobs of a worker that died (SIGKILL, a machine lost) go back to the queue; every job is safe to run again.
 
+`SweepingWorker` is the task backend's worker with one addition: every so often, busy or idle, it runs
+a sweep (put back the jobs of dead workers, queue again the e-mails whose lease ran out), so that
+what a dead worker left behind is picked up while the other workers run, not at the next start.
+"""
+
+import logging
 import os
+import random
 import socket
+import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
+from django.db import close_old_connections
+from django.db.utils import OperationalError
 from django.utils import timezone
+from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
+
+logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(minutes=30)
 
@@ -39,5 +54,72 @@ def tasks_recover_orphans(*, stale_after: timedelta = STALE_AFTER) -> int:
         last = task.worker_ids[-1] if task.worker_ids else ""
         alive = _alive_here(last)
         if alive is False or (alive is None and task.started_at and task.started_at < too_old):
-            recovered += DBTaskResult.objects.filter(id=task.id, status="RUNNING").update(status="READY", started_at=None)
+            recovered += DBTaskResult.objects.filter(id=task.id, status="RUNNING").update(
+                status="READY", started_at=None
+            )
     return recovered
+
+
+class SweepingWorker(Worker):
+    """The backend's worker loop (claim a ready job, run it, sleep when idle), plus `sweep` every `sweep_every`.
+
+    The sweep runs first (what a dead worker left is recovered before anything else), then between
+    jobs when it is due. Signals keep the backend's meaning: SIGTERM finishes the job in hand.
+    """
+
+    def __init__(self, *, sweep: Callable[[], None], sweep_every: timedelta, **options) -> None:
+        super().__init__(**options)
+        self.sweep = sweep
+        self.sweep_every = sweep_every.total_seconds()
+        self.swept_at: float | None = None
+
+    def sweep_if_due(self) -> None:
+        # Wall-clock time, so that a clock moved backwards (or forwards, in tests) still sweeps.
+        now = time.time()
+        if self.swept_at is not None and self.swept_at <= now < self.swept_at + self.sweep_every:
+            return
+        self.swept_at = now
+        try:
+            self.sweep()
+        except OperationalError as exc:
+            if not is_locked_database_exception(exc):
+                raise
+            logger.warning("Sweep skipped, the database is locked; next try in %s s.", self.sweep_every)
+
+    def claim_next(self) -> tuple[DBTaskResult | None, bool]:
+        """The next ready job, claimed for this worker; and whether the queue could be read at all."""
+        tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
+        if not self.process_all_queues:
+            tasks = tasks.filter(queue_name__in=self.queue_names)
+        if self.excluded_queue_names:
+            tasks = tasks.exclude(queue_name__in=self.excluded_queue_names)
+        try:
+            with exclusive_transaction(tasks.db):
+                task_result = tasks.get_locked()
+                if task_result is not None:
+                    task_result.claim(self.worker_id)
+        except OperationalError as exc:
+            if not is_locked_database_exception(exc):
+                raise
+            return None, False
+        return task_result, True
+
+    def run(self) -> None:
+        logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names))
+        if self.startup_delay and self.interval:
+            time.sleep(random.random())  # workers started together do not poll in step
+        while self.running:
+            close_old_connections()
+            self.sweep_if_due()
+            task_result, queue_read = self.claim_next()
+            if task_result is not None:
+                self.run_task(task_result)
+            elif self.batch and queue_read:
+                logger.info("No more tasks to run for worker_id=%s - exiting gracefully.", self.worker_id)
+                return
+            if self.max_tasks is not None and self._run_tasks >= self.max_tasks:
+                logger.info("Ran %d task(s) on worker_id=%s - exiting gracefully.", self._run_tasks, self.worker_id)
+                return
+            close_old_connections()
+            if self.running and task_result is None:
+                time.sleep(self.interval)

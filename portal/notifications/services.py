@@ -7,18 +7,19 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, mailers
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from portal.core.retry import backoff
+from portal.core.workers import worker_id_new
 from portal.notifications.models import OutboundAttachment, OutboundEmail
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 
@@ -71,15 +72,19 @@ _CODE = re.compile(r"\b\d{6}\b")
 REDACTED = "[removed after sending]"
 
 
-def _redact(email: OutboundEmail) -> list[str]:
-    """Strip the one-time links and codes from a sent (or abandoned) e-mail; the database keeps no usable secret."""
-    fields = ["subject", "body_text", "body_html"]
-    for field in fields:
+def _redact(email: OutboundEmail) -> dict[str, str]:
+    """Strip the one-time links and codes from a sent (or abandoned) e-mail; the fields to save.
+
+    The database (the row, and the timeline that quotes the subject) keeps no usable secret.
+    """
+    redacted = {}
+    for field in ("subject", "body_text", "body_html"):
         value = _LINK_TOKEN.sub(lambda m: f"/{m.group(1)}/{REDACTED}/", getattr(email, field))
         if email.template in SECRET_CODE_TEMPLATES:
             value = _CODE.sub(REDACTED, value)
+        redacted[field] = value
         setattr(email, field, value)
-    return fields
+    return redacted
 
 
 SECRET_CODE_TEMPLATES = frozenset({"signature-code"})
@@ -105,51 +110,109 @@ def _message(email: OutboundEmail) -> EmailMultiAlternatives:
     return message
 
 
-def email_send(*, email_id: int) -> str:
-    """Send one queued e-mail once: claimed by a conditional UPDATE, marked sent, or retried later."""
-    from portal.notifications.tasks import send_email
+# A sending waits on the network about this many times (connect, greeting, EHLO, TLS, MAIL, RCPT, DATA, …).
+SMTP_WAITS_PER_SEND = 10
 
+
+def _mailer() -> BaseEmailBackend:
+    """The default mailer, its SMTP timeout capped so that a whole sending fits in the lease."""
+    mailer = mailers.default
+    cap = settings.EMAIL_SEND_LEASE.total_seconds() / SMTP_WAITS_PER_SEND
+    if hasattr(mailer, "timeout") and (mailer.timeout is None or mailer.timeout > cap):
+        mailer.timeout = cap
+    return mailer
+
+
+def _lease_claim(email_id: int) -> str | None:
+    """Take a queued e-mail, or one whose lease ran out, with one conditional UPDATE; the claim's owner, or None."""
     now = timezone.now()
+    owner = worker_id_new()
     claimed = (
         OutboundEmail.objects.filter(pk=email_id)
         .filter(Q(status=OutboundEmail.Status.QUEUED) | Q(status=OutboundEmail.Status.SENDING, lease_until__lt=now))
-        .update(status=OutboundEmail.Status.SENDING, lease_until=now + LEASE)
+        .update(
+            status=OutboundEmail.Status.SENDING,
+            lease_until=now + settings.EMAIL_SEND_LEASE,
+            lease_owner=owner,
+            attempts=F("attempts") + 1,
+        )
     )
-    if not claimed:
+    return owner if claimed else None
+
+
+def _lease_renew(email_id: int, owner: str) -> bool:
+    """Right before talking to the SMTP server: still ours, and a whole lease ahead for the conversation."""
+    return bool(
+        OutboundEmail.objects.filter(pk=email_id, status=OutboundEmail.Status.SENDING, lease_owner=owner).update(
+            lease_until=timezone.now() + settings.EMAIL_SEND_LEASE
+        )
+    )
+
+
+def _lease_release(email_id: int, owner: str, **outcome) -> bool:
+    """Record the outcome of our sending, unless another claim took the e-mail over meanwhile."""
+    return bool(
+        OutboundEmail.objects.filter(pk=email_id, lease_owner=owner).update(lease_until=None, lease_owner="", **outcome)
+    )
+
+
+def email_send(*, email_id: int) -> str:
+    """Send one queued e-mail at most once per lease: claimed, sent while the lease is ours, recorded if still ours.
+
+    A worker that dies mid-send leaves the e-mail `sending` until its lease runs out; then a worker's
+    sweep (`outbox_recover`) queues it again. The only double is an e-mail the SMTP server accepted
+    just before the worker died, with the same Message-ID, which receivers can drop.
+    """
+    from portal.notifications.tasks import send_email
+
+    owner = _lease_claim(email_id)
+    if owner is None:
         return "not due"
     email = OutboundEmail.objects.get(pk=email_id)
-    email.attempts += 1
+    message = _message(email)
+    if not _lease_renew(email_id, owner):
+        return "lease lost"
     try:
-        _message(email).send()
+        _mailer().send_messages([message])
     except (smtplib.SMTPException, OSError) as exc:
-        return _email_failed(email, exc, retry=send_email)
+        return _email_failed(email, exc, owner=owner, retry=send_email)
     with transaction.atomic():
-        email.status = OutboundEmail.Status.SENT
-        email.sent_at = timezone.now()
-        email.lease_until = None
-        email.last_error = ""
-        email.save(update_fields=["status", "sent_at", "lease_until", "last_error", "attempts", *_redact(email)])
+        recorded = _lease_release(
+            email_id,
+            owner,
+            status=OutboundEmail.Status.SENT,
+            sent_at=timezone.now(),
+            last_error="",
+            **_redact(email),
+        )
+        if not recorded:
+            logger.warning("E-mail %s was sent after another worker took it over; it may go out twice.", email_id)
+            return "sent, lease lost"
         _on_timeline(email, f"E-mail sent to {', '.join(email.to)}: {email.subject}")
     return "sent"
 
 
-def _email_failed(email: OutboundEmail, exc: Exception, *, retry) -> str:
+def _email_failed(email: OutboundEmail, exc: Exception, *, owner: str, retry) -> str:
     error = f"{type(exc).__name__}: {exc}"[:1000]
     give_up = _is_permanent(exc) or email.attempts >= settings.EMAIL_MAX_ATTEMPTS
     with transaction.atomic():
-        email.last_error = error
-        email.lease_until = None
         if give_up:
-            email.status = OutboundEmail.Status.FAILED
-            email.save(update_fields=["status", "last_error", "lease_until", "attempts", *_redact(email)])
+            if not _lease_release(
+                email.pk, owner, status=OutboundEmail.Status.FAILED, last_error=error, **_redact(email)
+            ):
+                return "lease lost"
             _on_timeline(email, f"E-mail to {', '.join(email.to)} could not be delivered: {error}")
             logger.error("E-mail %s failed for good: %s", email.pk, error)
             return "failed"
-        email.status = OutboundEmail.Status.QUEUED
-        email.next_attempt_at = timezone.now() + backoff(email.attempts, first=BACKOFF_FIRST, cap=BACKOFF_MAX)
-        email.save(update_fields=["status", "last_error", "lease_until", "attempts", "next_attempt_at"])
-        retry.using(run_after=email.next_attempt_at).enqueue(email_id=email.pk)
-    logger.warning("E-mail %s not sent (attempt %s), next try at %s: %s", email.pk, email.attempts, email.next_attempt_at, error)
+        next_attempt_at = timezone.now() + backoff(email.attempts, first=BACKOFF_FIRST, cap=BACKOFF_MAX)
+        if not _lease_release(
+            email.pk, owner, status=OutboundEmail.Status.QUEUED, last_error=error, next_attempt_at=next_attempt_at
+        ):
+            return "lease lost"
+        retry.using(run_after=next_attempt_at).enqueue(email_id=email.pk)
+    logger.warning(
+        "E-mail %s not sent (attempt %s), next try at %s: %s", email.pk, email.attempts, next_attempt_at, error
+    )
     return "retry"
 
 
@@ -169,18 +232,26 @@ def _on_timeline(email: OutboundEmail, message: str) -> None:
 
 
 def outbox_recover(*, overdue: timedelta = timedelta(minutes=10)) -> int:
-    """Re-enqueue e-mails whose job was lost (a worker killed mid-send, a task row removed)."""
+    """Queue again the e-mails whose sending stopped (lease run out: a worker died) or whose job was lost.
+
+    Each is taken back by a conditional UPDATE, so that workers sweeping side by side queue it once.
+    The claim's owner stays: a worker that was only slow may still record the e-mail it sent.
+    """
     from portal.notifications.tasks import send_email
 
     now = timezone.now()
-    stuck = OutboundEmail.objects.filter(
-        Q(status=OutboundEmail.Status.QUEUED, next_attempt_at__lt=now - overdue)
-        | Q(status=OutboundEmail.Status.SENDING, lease_until__lt=now)
-    ).values_list("pk", flat=True)
+    stuck = Q(status=OutboundEmail.Status.QUEUED, next_attempt_at__lt=now - overdue) | Q(
+        status=OutboundEmail.Status.SENDING, lease_until__lt=now
+    )
     count = 0
-    for email_id in stuck:
-        send_email.enqueue(email_id=email_id)
-        count += 1
+    for email_id in OutboundEmail.objects.filter(stuck).values_list("pk", flat=True):
+        with transaction.atomic():
+            taken = OutboundEmail.objects.filter(stuck, pk=email_id).update(
+                status=OutboundEmail.Status.QUEUED, lease_until=None, next_attempt_at=now
+            )
+            if taken:
+                send_email.enqueue(email_id=email_id)
+                count += 1
     return count
 
 

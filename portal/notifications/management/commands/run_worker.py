@@ -1,14 +1,18 @@
-from django.core.management import call_command
-from django.core.management.base import BaseCommand
+import logging
 
-from portal.core.workers import tasks_recover_orphans, worker_id_new
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, TASKS_LOGGER
+
+from portal.core.workers import SweepingWorker, tasks_recover_orphans, worker_id_new
 from portal.notifications.services import outbox_recover
 
 
 class Command(BaseCommand):
     help = (
         "Run background jobs and due timers until stopped (SIGTERM finishes the job in hand). "
-        "A thin front to the task backend's db_worker."
+        "A thin front to the task backend's db_worker that also, every WORKER_SWEEP_EVERY, puts back "
+        "the jobs of dead workers and queues again the e-mails whose sending lease ran out."
     )
 
     requires_system_checks: list[str] = []  # a worker starts fast; `manage.py check` runs at deploy
@@ -16,21 +20,31 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Run everything due now, then exit.")
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls when idle.")
-        parser.add_argument("--worker-id", default=None, help="Unique id of this worker (default: random).")
+        parser.add_argument("--worker-id", default=None, help="Unique id of this worker (default: host:pid:random).")
 
     def handle(self, *args, once: bool, interval: float, worker_id: str | None, verbosity: int, **options):
+        level = {0: logging.CRITICAL, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+        for name in (TASKS_LOGGER, "django_tasks_db", "portal.core.workers"):  # as db_worker does, and ours
+            logging.getLogger(name).setLevel(level)
+        worker = SweepingWorker(
+            sweep=lambda: self.sweep(verbosity),
+            sweep_every=settings.WORKER_SWEEP_EVERY,
+            queue_names=[DEFAULT_TASK_QUEUE_NAME],
+            excluded_queue_names=[],
+            interval=interval,
+            batch=once,
+            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+            startup_delay=not once,
+            max_tasks=None,
+            worker_id=worker_id or worker_id_new(),
+        )
+        worker.configure_signals()
+        worker.run()
+
+    def sweep(self, verbosity: int) -> None:
         orphans = tasks_recover_orphans()
         if orphans and verbosity:
             self.stdout.write(f"Re-queued {orphans} job(s) left running by a worker that stopped.")
         recovered = outbox_recover()
         if recovered and verbosity:
-            self.stdout.write(f"Re-queued {recovered} e-mail(s) whose job had been lost.")
-        call_command(
-            "db_worker",
-            batch=once,
-            interval=interval,
-            reload=False,
-            startup_delay=not once,
-            verbosity=verbosity,
-            worker_id=worker_id or worker_id_new(),
-        )
+            self.stdout.write(f"Re-queued {recovered} e-mail(s) whose sending stopped or whose job had been lost.")
