@@ -1,6 +1,7 @@
 """The portal's seal: a PAdES signature over the signed agreement, and its verification."""
 
 import datetime
+import logging
 import os
 import re
 import tempfile
@@ -29,8 +30,13 @@ from pyhanko_certvalidator import ValidationContext
 SEAL_FIELD = "PortalSeal"
 _REASON = re.compile(r"request #(\d+) signed by (.+)$")
 
+logger = logging.getLogger(__name__)
 
-def _dev_seal_path() -> Path:
+UNREADABLE = "This file is not a valid signed agreement: it is damaged, or not a PDF we can read."
+UNCHECKABLE = "This file is not a valid signed agreement: its seal is damaged and cannot be checked."
+
+
+def dev_seal_path() -> Path:
     return Path(settings.BASE_DIR) / "var" / "dev-seal.p12"
 
 
@@ -55,8 +61,15 @@ def _make_dev_seal(path: Path, passphrase: bytes) -> None:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=True, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -81,18 +94,51 @@ def _pkcs12_source() -> tuple[Path, bytes]:
         return Path(settings.SEAL_PKCS12_PATH), settings.SEAL_PKCS12_PASSWORD.encode()
     if not settings.DEBUG and not settings.SEAL_ALLOW_DEV_CERT:
         raise ImproperlyConfigured("Set SEAL_PKCS12_PATH (and SEAL_PKCS12_PASSWORD) to seal signed agreements.")
-    path = _dev_seal_path()
+    path = dev_seal_path()
     if not path.exists():
         _make_dev_seal(path, b"development")
     return path, b"development"
 
 
+def load_seal_signer(path: str, passphrase: bytes) -> signers.SimpleSigner:
+    """The seal's key and certificate from a PKCS#12 file; ImproperlyConfigured says plainly what is wrong."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ImproperlyConfigured(f"The seal certificate {path} does not exist.")
+    except OSError as error:
+        raise ImproperlyConfigured(f"The seal certificate {path} cannot be read: {error.strerror or error}.")
+    try:
+        key, certificate, _ = pkcs12.load_key_and_certificates(data, passphrase)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"The seal certificate {path} is not a PKCS#12 file, or SEAL_PKCS12_PASSWORD does not open it."
+        )
+    if key is None or certificate is None:
+        raise ImproperlyConfigured(f"The seal certificate {path} holds no private key and certificate to seal with.")
+    try:
+        return signers.SimpleSigner.load_pkcs12_data(data, other_certs=set(), passphrase=passphrase)
+    except Exception as error:  # a key type or certificate pyHanko cannot seal with
+        raise ImproperlyConfigured(f"The seal certificate {path} cannot be used to seal: {error}.")
+
+
+def load_trusted_certificate(path: str) -> asn1_x509.Certificate:
+    """An earlier seal's certificate (PEM or DER) that verification still accepts."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ImproperlyConfigured(f"The trusted seal certificate {path} cannot be read: {error.strerror or error}.")
+    try:
+        pem = b"-----BEGIN" in data
+        certificate = x509.load_pem_x509_certificate(data) if pem else x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise ImproperlyConfigured(f"The trusted seal certificate {path} is not a PEM or DER certificate.")
+    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+
+
 @cache
 def _signer(path: str, passphrase: bytes) -> signers.SimpleSigner:
-    signer = signers.SimpleSigner.load_pkcs12(path, passphrase=passphrase)
-    if signer is None:
-        raise ImproperlyConfigured(f"Cannot read the seal's PKCS#12 file {path}: wrong password or not a PKCS#12 file.")
-    return signer
+    return load_seal_signer(path, passphrase)
 
 
 def portal_signer() -> signers.SimpleSigner:
@@ -127,39 +173,50 @@ class Verdict:
 
 
 def _trust_roots() -> list[asn1_x509.Certificate]:
-    roots = [portal_signer().signing_cert]
-    for extra in settings.SEAL_TRUSTED_CERTS:
-        with open(extra, "rb") as handle:
-            data = handle.read()
-        der = x509.load_pem_x509_certificate(data).public_bytes(serialization.Encoding.DER) if b"-----BEGIN" in data else data
-        roots.append(asn1_x509.Certificate.load(der))
-    return roots
+    return [portal_signer().signing_cert, *(load_trusted_certificate(path) for path in settings.SEAL_TRUSTED_CERTS)]
 
 
 def verify_pdf(data: bytes) -> Verdict:
-    """Is this a signed agreement sealed by this portal, unchanged since?"""
+    """Is this a signed agreement sealed by this portal, unchanged since?
+
+    Any file may be uploaded: whatever a damaged one makes the PDF and CMS parsers raise (zlib, assertions,
+    recursion, lookups…) means the same to the reader, that it is not a valid signed agreement. The
+    portal's own certificates are read first, outside that net: a fault there is the operator's to see.
+    """
+    roots = _trust_roots()
     try:
-        reader = PdfFileReader(BytesIO(data), strict=False)
-        seals = reader.embedded_signatures
-    except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError):
-        return Verdict(False, "This file is not a PDF we can read.")
+        return _examine(data, roots)
+    except Exception:
+        logger.info("An unreadable file was checked for a seal", exc_info=True)
+        return Verdict(False, UNREADABLE)
+
+
+def _examine(data: bytes, roots: list[asn1_x509.Certificate]) -> Verdict:
+    seals = PdfFileReader(BytesIO(data), strict=False).embedded_signatures
     if not seals:
         return Verdict(False, "This PDF carries no seal: it is not a signed agreement of this portal.")
     seal = seals[-1]
-    reason_text = str(seal.sig_object.get("/Reason", ""))
-    match = _REASON.search(reason_text)
+    match = _REASON.search(str(seal.sig_object.get("/Reason", "")))
     if seal.field_name != SEAL_FIELD or match is None:
         return Verdict(False, "This PDF is signed, but not as a signed agreement of this portal.")
     request_id, signer_name = int(match.group(1)), match.group(2)
     try:
-        status = validate_pdf_signature(seal, ValidationContext(trust_roots=_trust_roots()))
-    except (SignatureValidationError, PdfError, ValueError) as error:
-        return Verdict(False, f"The seal cannot be checked: {error}")
+        status = validate_pdf_signature(seal, ValidationContext(trust_roots=roots))
+    except (SignatureValidationError, PdfError, ValueError):
+        logger.info("A seal could not be checked", exc_info=True)
+        return Verdict(False, UNCHECKABLE)
     sealed_by = status.signing_cert.subject.human_friendly
-    common = {"request_id": request_id, "signer_name": signer_name, "sealed_at": status.signer_reported_dt, "sealed_by": sealed_by}
+    common = {
+        "request_id": request_id,
+        "signer_name": signer_name,
+        "sealed_at": status.signer_reported_dt,
+        "sealed_by": sealed_by,
+    }
     if not status.intact or not status.valid:
-        return Verdict(False, "The file was changed after it was sealed: its content no longer matches the seal.", **common)
-    if not status.trusted or status.signing_cert.sha256 not in {root.sha256 for root in _trust_roots()}:
+        return Verdict(
+            False, "The file was changed after it was sealed: its content no longer matches the seal.", **common
+        )
+    if not status.trusted or status.signing_cert.sha256 not in {root.sha256 for root in roots}:
         return Verdict(False, f"The seal is not this portal's (sealed by {sealed_by}).", **common)
     if status.coverage != SignatureCoverageLevel.ENTIRE_FILE or len(seals) != 1:
         return Verdict(False, "Bytes were added to the file after it was sealed.", **common)
