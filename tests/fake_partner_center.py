@@ -15,6 +15,10 @@ settings at it, selects PROVISIONER="partner_center", and yields the FakePartner
     fake.fail_next(path_prefix, status, body=None, retry_after=None, times=1, method=None,
                    after_processing=False, drop=False)
     fake.expire_tokens()            every access token issued so far stops working
+    fake.revoke_tokens()            the partner's consent is gone: every access token stops working and Entra ID
+                                    answers every token request 400 {"error": "invalid_grant", ...}
+    fake.refuse_api(status)         every Partner Center call answers 401 or 403 (None: back to normal)
+    fake.headers(name, ...)         one header of every Partner Center call, in order (MS-RequestId, ...)
 """
 
 from __future__ import annotations
@@ -121,6 +125,8 @@ class FakePartnerCenter:
         self._answers_by_request_id: dict[str, Answer] = {}
         self._continuations: dict[str, tuple[str, int, int]] = {}
         self._server: ThreadingHTTPServer | None = None
+        self._tokens_revoked = False
+        self._api_refusal: int | None = None
         self.customer_created = threading.Event()
         self.hold_answer_after_create: threading.Event | None = None
 
@@ -176,6 +182,19 @@ class FakePartnerCenter:
     def expire_tokens(self) -> None:
         with self.lock:
             self._access_tokens = dict.fromkeys(self._access_tokens, 0.0)
+
+    def revoke_tokens(self) -> None:
+        with self.lock:
+            self._tokens_revoked = True
+            self._access_tokens = dict.fromkeys(self._access_tokens, 0.0)
+
+    def refuse_api(self, status: int | None) -> None:
+        assert status in (None, 401, 403)
+        with self.lock:
+            self._api_refusal = status
+
+    def headers(self, name: str, method: str | None = None, path_prefix: str = "/v1/") -> list[str]:
+        return [r.headers.get(name.lower(), "") for r in self.api_requests(method, path_prefix)]
 
     def api_requests(self, method: str | None = None, path_prefix: str = "/v1/") -> list[Recorded]:
         with self.lock:
@@ -295,6 +314,16 @@ class FakePartnerCenter:
             "ext_expires_in": self.token_lifetime,
         }
         with self.lock:
+            if self._tokens_revoked:
+                return Answer(
+                    400,
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "AADSTS50173: The provided grant has expired due to it being revoked, "
+                        "a fresh auth token is needed. Trace ID: 0000",
+                        "error_codes": [50173],
+                    },
+                )
             if form.get("grant_type") == "refresh_token":
                 if form.get("refresh_token") not in self._refresh_tokens:
                     return Answer(
@@ -317,6 +346,14 @@ class FakePartnerCenter:
     def _check_bearer(self, request: Recorded) -> Answer | None:
         authorization = request.headers.get("authorization", "")
         challenge = {"WWW-Authenticate": f"OAuth realm=urn:cpsvc:cpid:{self.tenant_id}"}
+        with self.lock:
+            refusal = self._api_refusal
+        if refusal == 403:
+            return _error(403, "600006", "The requested action is not allowed for this partner.")
+        if refusal == 401:
+            answer = _error(401, "400", "Access denied")
+            answer.headers = challenge
+            return answer
         if not authorization.startswith("Bearer "):
             answer = _error(401, "800001", "Partner Token missing in request context")
             answer.headers = challenge

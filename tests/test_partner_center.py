@@ -159,7 +159,7 @@ def test_creating_again_with_the_same_key_gives_the_same_customer(pc, fake_partn
     assert len(fake_partner_center.customers) == 1
     posts = fake_partner_center.api_requests("POST", "/v1/customers")
     assert posts[0].headers["ms-requestid"] == posts[1].headers["ms-requestid"]
-    assert posts[0].headers["ms-correlationid"] == posts[1].headers["ms-correlationid"]
+    assert posts[0].headers["ms-correlationid"] != posts[1].headers["ms-correlationid"]  # new for every call
 
 
 def test_a_lost_answer_is_retried_without_creating_a_second_customer(pc, fake_partner_center, sleeps):  # noqa: F811
@@ -307,8 +307,8 @@ def test_a_server_error_is_retried_after_a_short_back_off(pc, fake_partner_cente
     assert len(sleeps) == 1 and 0 < sleeps[0] <= 1
     heads = fake_partner_center.api_requests("HEAD")
     assert len(heads) == 2
-    assert heads[0].headers["ms-requestid"] != heads[1].headers["ms-requestid"]
-    assert heads[0].headers["ms-correlationid"] == heads[1].headers["ms-correlationid"]
+    assert heads[0].headers["ms-requestid"] == heads[1].headers["ms-requestid"]  # the same call, repeated
+    assert heads[0].headers["ms-correlationid"] != heads[1].headers["ms-correlationid"]
 
 
 def test_a_dropped_connection_is_retried(pc, fake_partner_center, sleeps):  # noqa: F811
@@ -503,7 +503,7 @@ def test_every_call_carries_the_documented_headers(pc, fake_partner_center):  # 
             assert call.headers["content-type"] == "application/json"
     first_try, retry = [r for r in fake_partner_center.api_requests("POST") if r.path == "/v1/customers"]
     assert first_try.headers["ms-requestid"] == retry.headers["ms-requestid"]
-    assert first_try.headers["ms-correlationid"] == retry.headers["ms-correlationid"]
+    assert first_try.headers["ms-correlationid"] != retry.headers["ms-correlationid"]
     other_key = PartnerCenterProvisioner(sleep=lambda s: None)
     other_key.create_customer(profile=profile("otherco"), idempotency_key="request-43")
     third = fake_partner_center.api_requests("POST", "/v1/customers")[-1]

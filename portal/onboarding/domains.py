@@ -1,11 +1,14 @@
 """The `.onmicrosoft.com` prefix of a new tenant: Microsoft's rules, our reservations, availability."""
 
+import logging
 import re
 from dataclasses import dataclass
 
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.stages import CLOSED_STAGES
-from portal.provisioning.base import ProvisionerUnavailable, get_provisioner
+from portal.provisioning.base import ProvisionerError, get_provisioner
+
+logger = logging.getLogger(__name__)
 
 MAX_LENGTH = 27
 _WELL_FORMED = re.compile(r"^[a-z0-9]+$")
@@ -13,13 +16,24 @@ RESERVED = frozenset(
     "admin administrator azure microsoft msft office office365 onmicrosoft outlook root support "
     "teams test windows www mail postmaster hostmaster webmaster sharepoint exchange".split()
 )
+CANNOT_CHECK = (
+    "We cannot check this name right now: you can still send your request; "
+    "we check the name with Microsoft before your tenant is created."
+)
 
 
 @dataclass(frozen=True)
 class Availability:
     prefix: str
     available: bool
-    reason: str
+    reason: str  # for the customer: why the name is refused, or that it could not be checked
+    # Why Microsoft could not be asked (throttled, down, our credentials refused), in plain words for staff.
+    # The name may well be free: an unchecked name is unknown, not refused.
+    problem: ProvisionerError | None = None
+
+    @property
+    def checked(self) -> bool:
+        return self.problem is None
 
 
 def prefix_normalise(raw: str) -> str:
@@ -57,10 +71,9 @@ def prefix_availability(raw: str, *, exclude_request_id: int | None = None) -> A
         return Availability(prefix, False, f"{prefix}.onmicrosoft.com is already requested: choose another name.")
     try:
         free = get_provisioner().domain_available(prefix=prefix)
-    except ProvisionerUnavailable:
-        return Availability(
-            prefix, False, "We cannot check this name with Microsoft right now: please try again in a minute."
-        )
+    except ProvisionerError as error:  # passing or not (e.g. a revoked refresh token), never the customer's fault
+        logger.warning("Could not check %s.onmicrosoft.com with the provisioner: %s", prefix, error.message)
+        return Availability(prefix, False, CANNOT_CHECK, problem=error)
     if not free:
         return Availability(prefix, False, f"{prefix}.onmicrosoft.com is already taken: choose another name.")
     return Availability(prefix, True, "")

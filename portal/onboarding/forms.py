@@ -107,6 +107,12 @@ class TenantRequestForm(forms.Form):
 
     def clean_tenant_domain_prefix(self) -> str:
         availability = prefix_availability(self.cleaned_data["tenant_domain_prefix"], exclude_request_id=self.request_id)
+        if not availability.checked:
+            # Unknown is not refused: the request is taken and staff see the name checked before validating.
+            # Only the live check (it names its field in "_field") says so, in place of "is available".
+            if self.data.get("_field") == "tenant_domain_prefix":
+                raise ValidationError(availability.reason, code="prefix_unchecked")
+            return availability.prefix
         if not availability.available:
             raise ValidationError(availability.reason, code="prefix")
         return availability.prefix

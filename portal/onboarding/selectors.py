@@ -76,7 +76,9 @@ def request_checks(request: TenantRequest) -> list[Check]:
     if request.stage in (Stage.TO_VALIDATE, Stage.CHANGES_REQUESTED):
         availability = prefix_availability(request.domain_prefix, exclude_request_id=request.pk)
         checks.append(
-            Check("Tenant name", availability.available, availability.reason or f"{request.domain} is free.")
+            Check("Tenant name", None, f"Not checked with Microsoft: {availability.problem.message}")
+            if availability.problem
+            else Check("Tenant name", availability.available, availability.reason or f"{request.domain} is free.")
         )
     duplicates = (
         TenantRequest.objects.filter(company__vat_number=company.vat_number)

@@ -28,6 +28,17 @@ class ProvisionerUnavailable(ProvisionerError):
         super().__init__(message, code=code, permanent=False, retry_after=retry_after)
 
 
+class ProvisionerNotAuthorized(ProvisionerError):
+    """Microsoft refused the portal's credentials or permissions (Entra ID token refused, HTTP 401 or 403).
+
+    Waiting does not help: someone must renew the consent (a new refresh token), fix the app registration or
+    the permissions. Customers are never shown this message; staff are.
+    """
+
+    def __init__(self, message: str, *, code: str = "not_authorized"):
+        super().__init__(message, code=code, permanent=True)
+
+
 @dataclass(frozen=True)
 class Address:
     line1: str
@@ -80,10 +91,16 @@ class Provisioner(Protocol):
         ...
 
     def create_customer(self, *, profile: CustomerProfile, idempotency_key: str) -> Customer:
-        """Create the customer and its tenant. Raises ProvisionerError / ProvisionerUnavailable."""
+        """Create the customer and its tenant. Raises ProvisionerError / ProvisionerUnavailable.
+
+        The idempotency key names one attempt of the change: repeating it repeats the same call (Microsoft may
+        answer with its first answer); after a refusal the caller passes a new key to be heard again.
+        """
         ...
 
-    def accept_customer_agreement(self, *, customer_id: str, signer: AgreementSigner) -> None:
+    def accept_customer_agreement(
+        self, *, customer_id: str, signer: AgreementSigner, idempotency_key: str = ""
+    ) -> None:
         """Record the customer's acceptance of the Microsoft Customer Agreement (already recorded: no error)."""
         ...
 
@@ -102,7 +119,11 @@ def _provisioner(name: str) -> Provisioner:
 
 
 def get_provisioner() -> Provisioner:
-    return _provisioner(settings.PROVISIONER)
+    """The configured provisioner; a configuration it refuses is a ProvisionerError, like any refusal."""
+    try:
+        return _provisioner(settings.PROVISIONER)
+    except ImproperlyConfigured as error:
+        raise ProvisionerError(f"The provisioner is not configured: {error}", code="not_configured") from error
 
 
 def provisioner_reset() -> None:

@@ -22,15 +22,21 @@ PARTNER_CENTER_MAX_WAIT        60   longest pause, in seconds, before a retry. W
 Behaviour:
 - One Entra ID access token (scope https://api.partnercenter.microsoft.com/.default) is kept in memory
   until shortly before it expires; a 401 from the API fetches a new one and repeats the call once.
-- Every call carries Authorization, Accept, MS-CorrelationId (one per operation) and MS-RequestId.
-  Reads get a new MS-RequestId per attempt. Writes keep theirs across retries, as Microsoft documents
-  MS-RequestId as the idempotency key of a call. For create_customer the correlation id derives from the
-  idempotency key and the request id from the key and the request body, so a retry, even by a later job,
-  repeats the same call; if Microsoft still answers that the domain exists, the customer is looked up
-  among the partner's own customers and returned (without admin credentials) instead of failing.
+- Every HTTP request carries Authorization, Accept, MS-CorrelationId and MS-RequestId, as Microsoft's
+  "Partner Center REST headers" page says: the correlation id is new for every request; the request id
+  names one call and is kept only while that call is repeated without an answer from Microsoft (408,
+  429, 5xx, timeouts, network errors, a renewed token after a 401), so that Microsoft can deduplicate.
+  After an answer, success or refusal, the next call gets a new request id. For the changes
+  (create_customer, accept_customer_agreement) the request id derives from the caller's idempotency key
+  and the request body: a later job repeating the same attempt repeats the same call; after a refusal the
+  caller passes a new key, so Microsoft is asked again instead of replaying its refusal. If Microsoft
+  answers that the domain exists, the customer is looked up among the partner's own customers and
+  returned (without admin credentials) instead of failing.
 - 429, 408, 5xx, timeouts and network errors are retried after Retry-After or an exponential back-off;
-  when attempts run out ProvisionerUnavailable is raised. Other refusals become ProvisionerError with
-  a message in plain words for staff and a short `code`.
+  when attempts run out ProvisionerUnavailable is raised. A refused token (Entra ID answers e.g.
+  invalid_grant for an expired or revoked refresh token) or a 401 / 403 from Partner Center becomes
+  ProvisionerNotAuthorized; other refusals become ProvisionerError. All carry a message in plain words
+  for staff and a short `code`.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ from portal.provisioning.base import (
     Customer,
     CustomerProfile,
     ProvisionerError,
+    ProvisionerNotAuthorized,
     ProvisionerUnavailable,
 )
 
@@ -87,6 +94,14 @@ _ALREADY = re.compile(r"already|duplicate|exists", re.IGNORECASE)
 _REGISTRATION_NUMBER_CODES = {"600049", "600050", "600002"}
 _REGISTRATION_NUMBER_NOT_SUPPORTED = "600002"
 _ADDRESS_CODES = {"2007", "60071"}
+# What Microsoft Entra ID's token errors mean for the portal (RFC 6749 section 5.2 codes; Entra adds AADSTS details).
+_TOKEN_REFUSALS = {
+    "invalid_client": "the app registration's client secret is wrong or has expired",
+    "unauthorized_client": "the app registration is not known in the partner's directory",
+    "invalid_scope": "the app registration may not ask for access to Partner Center",
+    "interaction_required": "a partner admin must sign in and consent again",
+    "consent_required": "a partner admin must consent to the app again",
+}
 
 
 @dataclass(frozen=True)
@@ -204,8 +219,7 @@ class PartnerCenterProvisioner:
 
     def domain_available(self, *, prefix: str) -> bool:
         domain = self._domain(prefix)
-        correlation_id = str(uuid.uuid4())
-        response = self._api("HEAD", f"/v1/domains/{urllib.parse.quote(domain)}", correlation_id=correlation_id)
+        response = self._api("HEAD", f"/v1/domains/{urllib.parse.quote(domain)}")
         if response.status == 200:
             return False
         if response.status == 404:
@@ -213,24 +227,23 @@ class PartnerCenterProvisioner:
         raise self._refusal(response, f"check whether {domain} is free")
 
     def customer_find(self, *, domain_prefix: str) -> Customer | None:
-        return self._find(self._domain(domain_prefix), correlation_id=str(uuid.uuid4()))
+        return self._find(self._domain(domain_prefix))
 
     def create_customer(self, *, profile: CustomerProfile, idempotency_key: str) -> Customer:
         domain = self._domain(profile.domain_prefix)
-        correlation_id = _derived_id("correlation", idempotency_key)
         body = self._customer_body(profile, domain, with_registration_number=bool(profile.registration_number))
-        response = self._create(body, idempotency_key, correlation_id)
+        response = self._create(body, idempotency_key)
         if not response.ok and body["companyProfile"].get("organizationRegistrationNumber"):
             code, _ = _error_details(response)
             if code == _REGISTRATION_NUMBER_NOT_SUPPORTED:
                 logger.info("Partner Center does not take a registration number for %s; creating without it", domain)
                 body = self._customer_body(profile, domain, with_registration_number=False)
-                response = self._create(body, idempotency_key, correlation_id)
+                response = self._create(body, idempotency_key)
         if response.ok:
             return self._created_customer(response.json(), domain)
         error = self._refusal(response, f"create the customer {domain}", creating=domain)
         if error.code == "domain_taken":
-            existing = self._find(domain, correlation_id=correlation_id)
+            existing = self._find(domain)
             if existing is not None:
                 logger.warning(
                     "Partner Center already has %s as our customer %s (an earlier attempt created it); using it",
@@ -240,9 +253,10 @@ class PartnerCenterProvisioner:
                 return existing
         raise error
 
-    def accept_customer_agreement(self, *, customer_id: str, signer: AgreementSigner) -> None:
-        correlation_id = _derived_id("agreement", customer_id)
-        template_id = self._customer_agreement_template(correlation_id)
+    def accept_customer_agreement(
+        self, *, customer_id: str, signer: AgreementSigner, idempotency_key: str = ""
+    ) -> None:
+        template_id = self._customer_agreement_template()
         contact = {"firstName": signer.first_name, "lastName": signer.last_name, "email": signer.email}
         if signer.phone:
             contact["phoneNumber"] = signer.phone
@@ -255,9 +269,8 @@ class PartnerCenterProvisioner:
         response = self._api(
             "POST",
             f"/v1/customers/{urllib.parse.quote(customer_id)}/agreements",
-            correlation_id=correlation_id,
             json_body=body,
-            request_id=_derived_id("agreement", customer_id, _digest(body)),
+            request_id=_derived_id("agreement", customer_id, idempotency_key, _digest(body)),
         )
         if response.ok:
             return
@@ -275,11 +288,10 @@ class PartnerCenterProvisioner:
     def _domain(prefix: str) -> str:
         return f"{prefix.strip().lower()}.onmicrosoft.com"
 
-    def _create(self, body: dict, idempotency_key: str, correlation_id: str) -> _Response:
+    def _create(self, body: dict, idempotency_key: str) -> _Response:
         return self._api(
             "POST",
             "/v1/customers",
-            correlation_id=correlation_id,
             json_body=body,
             request_id=_derived_id("create", idempotency_key, _digest(body)),
         )
@@ -329,11 +341,11 @@ class PartnerCenterProvisioner:
             id=customer_id, domain=actual_domain, admin_user=user, admin_password=credentials.get("password") or ""
         )
 
-    def _find(self, domain: str, *, correlation_id: str) -> Customer | None:
+    def _find(self, domain: str) -> Customer | None:
         """Our customer with exactly this domain: the search starts with the full domain, so one page holds it."""
         search = json.dumps({"Field": "Domain", "Value": domain, "Operator": "starts_with"}, separators=(",", ":"))
         path = "/v1/customers?" + urllib.parse.urlencode({"size": CUSTOMER_PAGE_SIZE, "filter": search})
-        response = self._api("GET", path, correlation_id=correlation_id)
+        response = self._api("GET", path)
         if response.status == 404:
             return None
         if not response.ok:
@@ -345,12 +357,10 @@ class PartnerCenterProvisioner:
                 return Customer(id=str(customer_id), domain=domain)
         return None
 
-    def _customer_agreement_template(self, correlation_id: str) -> str:
+    def _customer_agreement_template(self) -> str:
         if self._agreement_template_id:
             return self._agreement_template_id
-        response = self._api(
-            "GET", f"/v1/agreements?agreementType={MICROSOFT_CUSTOMER_AGREEMENT}", correlation_id=correlation_id
-        )
+        response = self._api("GET", f"/v1/agreements?agreementType={MICROSOFT_CUSTOMER_AGREEMENT}")
         if not response.ok:
             raise self._refusal(response, "read the Microsoft Customer Agreement's details", agreement=True)
         items = [
@@ -378,18 +388,16 @@ class PartnerCenterProvisioner:
         status = response.status
         detail = f"HTTP {status}" + (f", code {code}" if code else "")
         if status == 401:
-            return ProvisionerError(
-                f"Partner Center did not accept the portal's credentials when trying to {doing} ({detail}){_quoted(description)}. "
+            return ProvisionerNotAuthorized(
+                f"Partner Center refused our credentials when trying to {doing} ({detail}){_quoted(description)}. "
                 "Check the app registration (PARTNER_CENTER_TENANT_ID, PARTNER_CENTER_CLIENT_ID, PARTNER_CENTER_CLIENT_SECRET) "
-                "and, for app+user access, PARTNER_CENTER_REFRESH_TOKEN.",
-                code="not_authorized",
+                "and, for app+user access, PARTNER_CENTER_REFRESH_TOKEN."
             )
         if status == 403:
-            return ProvisionerError(
-                f"Partner Center did not allow the portal to {doing} ({detail}){_quoted(description)}. "
+            return ProvisionerNotAuthorized(
+                f"Partner Center refused our permissions: it did not allow the portal to {doing} ({detail}){_quoted(description)}. "
                 "Check the app registration's Partner Center permissions and consent, the partner user's roles "
-                "(customer creation and agreement confirmation need app+user access) and the GDAP relationship with this customer.",
-                code="not_authorized",
+                "(customer creation and agreement confirmation need app+user access) and the GDAP relationship with this customer."
             )
         if creating:
             if status == 409 or _DOMAIN_TAKEN.search(description):
@@ -462,19 +470,7 @@ class PartnerCenterProvisioner:
         response = self._retrying("Microsoft Entra ID", lambda: self._send("POST", self.token_url, headers, data))
         body = response.json()
         if not response.ok or not body.get("access_token"):
-            error, description = _error_details(response)
-            hint = (
-                " The refresh token may have expired or been revoked: have a partner admin consent again and set a new "
-                "PARTNER_CENTER_REFRESH_TOKEN."
-                if self._refresh_token and error == "invalid_grant"
-                else ""
-            )
-            raise ProvisionerError(
-                f"Microsoft Entra ID refused the portal's Partner Center credentials (HTTP {response.status}"
-                f"{', ' + error if error else ''}){_quoted(description.split(' Trace ID')[0])}. Check the app registration: "
-                f"PARTNER_CENTER_TENANT_ID, PARTNER_CENTER_CLIENT_ID and PARTNER_CENTER_CLIENT_SECRET.{hint}",
-                code="not_authorized",
-            )
+            raise self._token_refusal(response)
         try:
             lifetime = float(body.get("expires_in", 3600))
         except (TypeError, ValueError):
@@ -485,29 +481,50 @@ class PartnerCenterProvisioner:
         if body.get("refresh_token"):
             self._refresh_token = body["refresh_token"]
 
+    def _token_refusal(self, response: _Response) -> ProvisionerNotAuthorized:
+        """Entra ID's refusal in plain words: which credential failed, and what staff must do about it."""
+        error, description = _error_details(response)
+        description = description.split(" Trace ID")[0]
+        fix = (
+            "Check the app registration: PARTNER_CENTER_TENANT_ID, PARTNER_CENTER_CLIENT_ID and "
+            "PARTNER_CENTER_CLIENT_SECRET."
+        )
+        if error == "invalid_grant" and self._refresh_token:
+            what = "the refresh token has expired or was revoked"
+            fix = "Have a partner admin consent to the portal's app again and set the new PARTNER_CENTER_REFRESH_TOKEN."
+        elif error in _TOKEN_REFUSALS:
+            what = _TOKEN_REFUSALS[error]
+            if self._refresh_token:
+                fix += " For app+user access, check PARTNER_CENTER_REFRESH_TOKEN too."
+        else:
+            what = "Microsoft Entra ID did not issue an access token"
+        return ProvisionerNotAuthorized(
+            f"Partner Center refused our credentials: {what}{f' ({error})' if error else ''}. "
+            f"Microsoft Entra ID answered HTTP {response.status}{_quoted(description)}. {fix}"
+        )
+
     # HTTP
 
-    def _api(
-        self,
-        method: str,
-        path: str,
-        *,
-        correlation_id: str,
-        json_body: Any = None,
-        request_id: str = "",
-    ) -> _Response:
-        """One Partner Center call, retried on passing failures, with one new token after a 401."""
+    def _api(self, method: str, path: str, *, json_body: Any = None, request_id: str = "") -> _Response:
+        """One Partner Center call, repeated on passing failures and once with a new token after a 401.
+
+        The request id stays the same while the call is repeated without an answer, so that Microsoft can
+        deduplicate it; every HTTP request gets its own correlation id, as Microsoft asks.
+        """
         data = json.dumps(json_body).encode() if json_body is not None else None
+        request_id = request_id or str(uuid.uuid4())
         used: list[str] = []
+        correlation_ids: list[str] = []
 
         def attempt() -> _Response:
             token = self._token()
             used.append(token)
+            correlation_ids.append(str(uuid.uuid4()))
             headers = {
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/json",
-                "MS-RequestId": request_id or str(uuid.uuid4()),
-                "MS-CorrelationId": correlation_id,
+                "MS-RequestId": request_id,
+                "MS-CorrelationId": correlation_ids[-1],
                 "X-Locale": "en-US",
             }
             if data is not None:
@@ -519,6 +536,15 @@ class PartnerCenterProvisioner:
             logger.info("Partner Center answered 401 to %s %s; fetching a new token", method, path)
             self._forget_token(used[-1])
             response = self._retrying("Partner Center", attempt)
+        if response.status >= 400 and response.status != 404:  # what Microsoft support asks for, beside the time
+            logger.info(
+                "Partner Center answered HTTP %s to %s %s (MS-RequestId %s, MS-CorrelationId %s)",
+                response.status,
+                method,
+                path,
+                request_id,
+                correlation_ids[-1],
+            )
         return response
 
     def _retrying(self, service: str, attempt: Callable[[], _Response]) -> _Response:

@@ -38,8 +38,17 @@ WORKING_ON_IT = "We are creating your tenant. This usually takes a few minutes; 
 
 
 def idempotency_key(request: TenantRequest) -> str:
-    """Stable for the request: a retry can never create a second tenant."""
-    return f"tenant-request-{request.pk}-{request.domain_prefix}"
+    """Names one attempt of the tenant's creation; Partner Center's MS-RequestId derives from it.
+
+    Stable while jobs repeat the attempt after passing failures, so that Microsoft deduplicates the calls. Each
+    staff retry after Provisioning Failed starts a new attempt: Microsoft answers a repeated request id with its
+    first answer, and would replay the refusal staff just fixed. A second tenant is still never created: the
+    customer is looked up by its domain first, and Microsoft refuses a domain that exists.
+    """
+    staff_retries = request.timeline.filter(
+        kind=TimelineEntry.Kind.STAGE, from_stage=Stage.PROVISIONING_FAILED, to_stage=Stage.PROVISIONING
+    ).count()
+    return f"tenant-request-{request.pk}-{request.domain_prefix}" + (f"-retry-{staff_retries}" if staff_retries else "")
 
 
 def provisioning_start(*, request: TenantRequest) -> None:
@@ -87,15 +96,16 @@ def tenant_provision(*, request_id: int) -> str:
         return "already created"
     provisioner = get_provisioner()
     try:
+        key = idempotency_key(request)
         customer = provisioner.customer_find(domain_prefix=request.domain_prefix)
         if customer is None:
-            customer = provisioner.create_customer(profile=_profile(request), idempotency_key=idempotency_key(request))
+            customer = provisioner.create_customer(profile=_profile(request), idempotency_key=key)
         if Tenant.objects.filter(customer_id=customer.id).exclude(request=request).exists():
             raise ProvisionerError(
                 f"{customer.domain} already belongs to another of our customers: choose another tenant name.",
                 code="domain_taken",
             )
-        provisioner.accept_customer_agreement(customer_id=customer.id, signer=_signer(request))
+        provisioner.accept_customer_agreement(customer_id=customer.id, signer=_signer(request), idempotency_key=key)
         _complete(request_id, customer)
     except ProvisionerError as error:
         return _attempt_failed(request_id, error)
@@ -115,6 +125,10 @@ def _attempt_failed(request_id: int, error: ProvisionerError) -> str:
         request.provisioning_attempts += 1
         request.provisioning_error = error.message
         request.save(update_fields=["provisioning_attempts", "provisioning_error"])
+        # Permanent errors include our credentials refused (an expired or revoked refresh token, a 401 or 403):
+        # waiting renews no consent and fixes no permission, so retrying alone would hold the request for hours
+        # before anyone hears of it. Provisioning Failed e-mails staff the reason now; their retry, once the
+        # credential is fixed, starts a new attempt and nothing is lost.
         if not error.permanent and request.provisioning_attempts < settings.PROVISIONING_MAX_ATTEMPTS:
             wait = max(backoff(request.provisioning_attempts, first=BACKOFF_FIRST, cap=BACKOFF_MAX), timedelta(seconds=error.retry_after or 0))
             provision_tenant.using(run_after=timezone.now() + wait).enqueue(request_id=request.pk)
@@ -206,7 +220,12 @@ def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") ->
         changes = {}
         if new_prefix and new_prefix != request.domain_prefix:
             availability = prefix_availability(new_prefix, exclude_request_id=request.pk)
-            if not availability.available:
+            if availability.problem and availability.problem.permanent:
+                raise ValueError(
+                    f"Not retried: {availability.prefix}.onmicrosoft.com could not be checked with Microsoft. "
+                    f"{availability.problem.message}"
+                )
+            if not availability.available and availability.checked:
                 raise ValueError(availability.reason)
             changes = {"domain_prefix": [request.domain_prefix, availability.prefix]}
             request.domain_prefix = availability.prefix

@@ -72,7 +72,7 @@ class SimulatedProvisioner:
             return Customer(id=existing.customer_id, domain=existing.domain)
         return Customer(id=created.customer_id, domain=domain, admin_user=f"admin@{domain}", admin_password=secrets.token_urlsafe(12))
 
-    def accept_customer_agreement(self, *, customer_id: str, signer: AgreementSigner) -> None:
+    def accept_customer_agreement(self, *, customer_id: str, signer: AgreementSigner, idempotency_key: str = "") -> None:
         from portal.provisioning.models import SimulatedCustomer
 
         self._pause()
