@@ -96,6 +96,7 @@ def bench_env(database: Database, *, base_url: str = "http://127.0.0.1:8000") ->
             "EMAIL_URL": "console://",
             "SECURE_SSL_REDIRECT": "0",
             "STAFF_REQUIRE_MFA": "0",
+            "SEAL_ALLOW_DEV_CERT": "1",
             "PORTAL_BASE_URL": base_url,
             "VIES_URL": "http://127.0.0.1:9/vies",
             "LOG_LEVEL": "WARNING",
