@@ -82,6 +82,7 @@ def test_email_lost_or_doubled_when_a_worker_dies_mid_send__a_running_worker_sen
 
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)}
     seen: dict[str, object] = {}
+    worker_running = threading.Event()
 
     def watch_then_stop_the_worker() -> None:
         worker_started = False
@@ -110,22 +111,24 @@ def test_email_lost_or_doubled_when_a_worker_dies_mid_send__a_running_worker_sen
             seen["error"] = exc
         finally:
             connection.close()
-            if worker_started:
+            if worker_started and worker_running.is_set():
                 os.kill(os.getpid(), signal.SIGTERM)  # the worker's own handler: finish the job in hand, stop
 
     watcher = threading.Thread(target=watch_then_stop_the_worker, daemon=True)
     watcher.start()
+    worker_running.set()
     try:
         call_command("run_worker", interval=0.05, verbosity=0)
     except SystemExit:
         pass  # SIGTERM while idle: the worker exits at once
     finally:
+        worker_running.clear()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         watcher.join(60)
 
-    assert seen.get("before the lease ran out") == 0, "sent again while the dead worker's lease still held"
     assert "error" not in seen, seen.get("error")
+    assert seen["before the lease ran out"] == 0, "sent again while the dead worker's lease still held"
     stuck.refresh_from_db()
     assert [message_id(m) for m in smtp_server.messages] == [stuck.message_id]
     assert (stuck.status, stuck.lease_until) == ("sent", None)
@@ -201,22 +204,30 @@ class KillingInbox(Inbox):
     "kill": SIGKILL in the middle of the SMTP transaction (the message is not accepted).
     "accept-then-kill": SIGSTOP the worker, accept the message (250), then SIGKILL it: accepted
     by the server, never recorded in the database.
+    A kill waits until another worker is sending too, so that one always survives.
     """
 
     server_port: int = 0
     worker_pids: Callable[[], list[int]] = list
     plan: list[tuple[int, str]] = field(default_factory=list)
+    senders: set[int] = field(default_factory=set)
+    doomed: set[int] = field(default_factory=set)
     killed_mid_send: list[str] = field(default_factory=list)
     accepted_then_killed: list[str] = field(default_factory=list)
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        live = self.worker_pids()
+        pid = pid_of_peer(session.peer[1], self.server_port, live)
+        if pid is not None:
+            self.senders.add(pid)
+        survivors = (self.senders & set(live)) - self.doomed - {pid}
         with self.lock:
-            due = self.plan and len(self.messages) >= self.plan[0][0]
-        pid = pid_of_peer(session.peer[1], self.server_port, self.worker_pids()) if due else None
-        if pid is None:
+            due = bool(self.plan) and len(self.messages) >= self.plan[0][0]
+        if not due or pid is None or not survivors:
             return await super().handle_DATA(server, session, envelope)
         _, action = self.plan.pop(0)
+        self.doomed.add(pid)
         if action == "kill":
             _signal(pid, signal.SIGKILL)
             self.killed_mid_send.append(message_id(message))
@@ -253,7 +264,7 @@ def test_email_lost_or_doubled_when_a_worker_dies_mid_send__200_emails_through_f
     inbox = KillingInbox(
         server_port=port,
         worker_pids=lambda: [w.pid for w in workers],
-        plan=[(30, "kill"), (70, "kill"), (110, "kill"), (150, "accept-then-kill")],
+        plan=[(25, "kill"), (50, "kill"), (75, "kill"), (100, "accept-then-kill")],
     )
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     env = {
