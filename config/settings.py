@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from dotenv import load_dotenv
 
 from config.env import env_bool, env_duration, env_str, parse_email_url
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "portal.api.middleware.JsonErrors",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "portal.core.context_processors.portal",
             ],
         },
@@ -200,6 +203,18 @@ VIES_TIMEOUT = float(env_str("VIES_TIMEOUT", "5"))
 
 TERMS_VERSION = env_str("TERMS_VERSION", "2026-01")
 
+# Rate limits on anonymous actions that send e-mail or ask Microsoft ("<count>/<period>", e.g. 10/h, 120/10m, or off),
+# per client address and per e-mail address; shared by every process through the database (portal.core.ratelimit).
+RATE_LIMIT_SUBMIT = env_str("RATE_LIMIT_SUBMIT", "10/h")  # request form, correction form, POST /api/v1/tenant-requests
+RATE_LIMIT_SUBMIT_PER_EMAIL = env_str("RATE_LIMIT_SUBMIT_PER_EMAIL", "5/h")  # per contact e-mail address named
+RATE_LIMIT_ACTIVATION = env_str("RATE_LIMIT_ACTIVATION", "10/h")  # new activation links asked for
+RATE_LIMIT_ACTIVATION_PER_EMAIL = env_str("RATE_LIMIT_ACTIVATION_PER_EMAIL", "3/h")
+RATE_LIMIT_SIGNING_CODE = env_str("RATE_LIMIT_SIGNING_CODE", "10/h")  # signing codes (besides one a minute per link)
+RATE_LIMIT_SIGNING_CODE_PER_EMAIL = env_str("RATE_LIMIT_SIGNING_CODE_PER_EMAIL", "6/h")
+RATE_LIMIT_PREFIX_CHECK = env_str("RATE_LIMIT_PREFIX_CHECK", "120/10m")  # live form checks and the availability API
+RATE_LIMIT_API_TOKEN = env_str("RATE_LIMIT_API_TOKEN", "30/h")  # POST /api/v1/auth/token
+RATE_LIMIT_API_TOKEN_PER_EMAIL = env_str("RATE_LIMIT_API_TOKEN_PER_EMAIL", "10/h")
+
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -213,14 +228,42 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (Django's middleware): our own scripts and styles only, inline ones
+# only with the request's nonce ({{ csp_nonce }}); data: images for the TOTP QR code. A view that sets its own
+# header (the dev mailbox's sandboxed e-mail) keeps it.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler redacts the one-time tokens of e-mailed links (paths like /sign/<token>/).
+    "filters": {"redact_tokens": {"()": "portal.core.logging.RedactTokens"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact_tokens"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own handlers would print unredacted: its records go to ours (the root's) instead.
+        "django": {"level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},

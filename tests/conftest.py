@@ -14,6 +14,7 @@ from django.core.management import call_command
 from config.env import parse_email_url
 from portal.accounts.models import User
 from portal.companies.models import Membership
+from portal.core.ratelimit import LIMITS
 from portal.onboarding.forms import ContactData, RequestData
 from portal.onboarding.services import request_submit
 
@@ -180,6 +181,14 @@ def other_company_user(db) -> User:
     user = User.objects.create_user("olga@other.example", "Olga-elsewhere-2026")
     Membership.objects.create(user=user, company=other.company)
     return user
+
+
+@pytest.fixture(autouse=True)
+def _rate_limits_out_of_reach(settings):
+    """Tests of other things submit and check freely; tests/test_rate_limits.py sets the limits it tests."""
+    for names in LIMITS.values():
+        for name in filter(None, names):
+            setattr(settings, name, "100000/h")
 
 
 @pytest.fixture(autouse=True)

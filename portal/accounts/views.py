@@ -28,6 +28,7 @@ from portal.accounts.services import (
     mfa_enrolment_find,
     mfa_enrolment_link_send,
 )
+from portal.core.ratelimit import RateLimited, rate_limit, rate_limited_page
 
 
 def _next_url(request: HttpRequest, default: str = "/") -> str:
@@ -162,6 +163,10 @@ def activation_ask(request: HttpRequest) -> HttpResponse:
     """Ask for a new activation link; the answer is the same whether or not the address is known."""
     form = ResendForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        try:
+            rate_limit(request, "activation", emails=[form.cleaned_data["email"]])
+        except RateLimited as limited:
+            return rate_limited_page(request, limited, "accounts/activation_ask.html", {"form": form})
         activation_resend(email=form.cleaned_data["email"])
         messages.info(request, "If this address has portal access waiting to be activated, a new link is on its way.")
         return redirect("accounts:login")

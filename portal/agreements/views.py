@@ -18,6 +18,7 @@ from portal.agreements.services import (
     signing_open,
 )
 from portal.core.net import client_ip
+from portal.core.ratelimit import RateLimited, rate_limit, rate_limited_page, retry_after
 from portal.onboarding.pipeline import IllegalMove
 
 
@@ -97,11 +98,17 @@ def signed(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def send_code(request: HttpRequest, token: str) -> HttpResponse:
     try:
+        rate_limit(request, "signing_code", emails=[invitation_find(token).signer_email])
         invitation = signing_code_send(raw=token)
     except SigningInvitation.DoesNotExist:
         return _unknown(request)
     except LinkDead as error:
         return _dead(request, error)
+    except RateLimited as limited:
+        if request.headers.get("HX-Request"):
+            context = {"message": str(limited), "ok": False}
+            return rate_limited_page(request, limited, "agreements/_code_status.html", context, flash=False)
+        return retry_after(_page(request, invitation_find(token), errors={"code": str(limited)}), limited)
     except (CodeTooSoon, SigningRefused) as refusal:
         message, status = str(refusal), 429 if isinstance(refusal, CodeTooSoon) else 400
     else:

@@ -4,6 +4,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
 from portal.api import activation, requests, signing, staff, tokens
+from portal.core.ratelimit import RateLimited, retry_after
 from portal.onboarding.pipeline import IllegalMove
 
 api = NinjaAPI(
@@ -25,6 +26,11 @@ api.add_router("/staff", staff.router)
 @api.exception_handler(IllegalMove)
 def illegal_move(request, exc: IllegalMove):
     return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
+@api.exception_handler(RateLimited)
+def rate_limited(request, exc: RateLimited):
+    return retry_after(api.create_response(request, {"detail": str(exc)}, status=429), exc)
 
 
 @api.exception_handler(Http404)

@@ -12,6 +12,7 @@ from ninja.responses import Status
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN, optional_user, require_staff
 from portal.api.serializers import request_out
+from portal.core.ratelimit import rate_limit
 from portal.onboarding.domains import prefix_availability
 from portal.onboarding.forms import TenantRequestForm
 from portal.onboarding.models import IdempotencyRecord
@@ -68,22 +69,24 @@ def _form_errors(form: TenantRequestForm) -> list[dict]:
 
 @router.get(
     "/tenant-domains/{prefix}/availability",
-    response={200: schemas.Availability, 422: schemas.Error},
+    response={200: schemas.Availability, 422: schemas.Error, 429: schemas.Error},
     auth=None,
     summary="Is <prefix>.onmicrosoft.com well-formed and free?",
 )
 def availability(request, prefix: str = Path(..., max_length=200)):
+    rate_limit(request, "prefix_check")
     result = prefix_availability(prefix)
     return {"prefix": result.prefix, "available": result.available, "reason": result.reason}
 
 
 @router.post(
     "/tenant-requests",
-    response={201: schemas.TenantRequestOut, 400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 409: schemas.Error, 422: schemas.Error},
+    response={201: schemas.TenantRequestOut, 400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 409: schemas.Error, 422: schemas.Error, 429: schemas.Error},
     auth=None,
     summary="Submit a tenant request (stored at To Validate; both contacts get a confirmation)",
 )
 def submit(request, payload: schemas.TenantRequestIn):
+    rate_limit(request, "submit", emails=[payload.technical_contact.email, payload.commercial_contact.email])
     user = optional_user(request)
     body = payload.dict()
     key = request.headers.get("Idempotency-Key")

@@ -26,6 +26,7 @@ from portal.api import schemas
 from portal.api.auth import SIGNED_IN, require_staff
 from portal.api.requests import RequestId
 from portal.core.net import client_ip
+from portal.core.ratelimit import rate_limit
 from portal.core.text import Line
 from portal.notifications.services import absolute_url
 from portal.onboarding.selectors import request_get_for
@@ -86,7 +87,7 @@ def read(request, token: str = Token):
 
 @router.post("/signing/{token}/code", response={202: schemas.Error, 400: schemas.Error, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error, 429: schemas.Error}, auth=None, summary="E-mail a one-time code to the signer")
 def code(request, token: str = Token):
-    _invitation(token)
+    rate_limit(request, "signing_code", emails=[_invitation(token).signer_email])
     try:
         invitation = signing_code_send(raw=token)
     except LinkDead as dead:

@@ -10,6 +10,7 @@ from ninja.responses import Status
 
 from portal.accounts.models import ApiToken
 from portal.api import schemas
+from portal.core.ratelimit import rate_limit
 from portal.core.tokens import token_new
 
 router = Router(tags=["authentication"])
@@ -17,6 +18,7 @@ router = Router(tags=["authentication"])
 
 @router.post("/auth/token", response={201: schemas.TokenOut, 400: schemas.Error, 401: schemas.Error, 422: schemas.Error, 429: schemas.Error}, auth=None, summary="Exchange credentials for a bearer token")
 def token(request, payload: schemas.TokenIn):
+    rate_limit(request, "api_token", emails=[payload.email])
     email = payload.email.strip().lower()
     known = len(email) <= 254 and "\x00" not in email
     user = authenticate(request, email=email, password=payload.password) if known else None

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from portal.core.ratelimit import RateLimited, rate_limit, rate_limited_page
 from portal.onboarding.forms import TenantRequestForm, initial_from_company
 from portal.onboarding.models import RequestLink, TenantRequest
 from portal.onboarding.pipeline import IllegalMove
@@ -26,6 +27,11 @@ PREFIX_TAKEN = "This name was taken a moment ago by another request: choose anot
 def request_tenant(request: HttpRequest) -> HttpResponse:
     user = request.user if request.user.is_authenticated else None
     if request.method == "POST":
+        try:
+            rate_limit(request, "submit", emails=_contact_emails(request))
+        except RateLimited as limited:
+            form = TenantRequestForm(initial=request.POST.dict())  # what was typed, not checked again
+            return rate_limited_page(request, limited, "onboarding/request_form.html", {"form": form})
         form = TenantRequestForm(request.POST)
         if form.is_valid():
             try:
@@ -44,6 +50,11 @@ def request_tenant(request: HttpRequest) -> HttpResponse:
 def check_field(request: HttpRequest) -> HttpResponse:
     """Live check of one field while the form is typed (htmx): the field's message, or a confirmation."""
     name = request.POST.get("_field", "")
+    try:
+        rate_limit(request, "prefix_check")
+    except RateLimited as limited:
+        context = {"errors": [str(limited)], "ok_message": ""}
+        return rate_limited_page(request, limited, "onboarding/_field_check.html", context, flash=False)
     form = TenantRequestForm(request.POST, request_id=_correction_request_id(request))
     if name not in form.fields:
         return HttpResponse(status=400)
@@ -53,6 +64,10 @@ def check_field(request: HttpRequest) -> HttpResponse:
     if not errors and name == "tenant_domain_prefix":
         ok_message = f"✓ {form.cleaned_data[name]}.onmicrosoft.com is available."
     return render(request, "onboarding/_field_check.html", {"errors": errors, "ok_message": ok_message})
+
+
+def _contact_emails(request: HttpRequest) -> list[str]:
+    return [request.POST.get("technical_email", ""), request.POST.get("commercial_email", "")]
 
 
 def _correction_request_id(request: HttpRequest) -> int | None:
@@ -135,6 +150,13 @@ def correct(request: HttpRequest, token: str) -> HttpResponse:
         "data", flat=True
     ).first()
     if request.method == "POST":
+        try:
+            rate_limit(request, "submit", emails=_contact_emails(request))
+        except RateLimited as limited:
+            form = TenantRequestForm(initial=request.POST.dict(), request_id=tenant_request.pk)
+            staff_message = (message or {}).get("message", "")
+            context = {"form": form, "correction": token, "req": tenant_request, "staff_message": staff_message}
+            return rate_limited_page(request, limited, "onboarding/request_form.html", context)
         form = TenantRequestForm(request.POST, request_id=tenant_request.pk)
         if form.is_valid():
             try:
