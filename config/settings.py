@@ -137,10 +137,15 @@ LOGOUT_REDIRECT_URL = "home"
 STAFF_REQUIRE_MFA = env_bool("STAFF_REQUIRE_MFA", not DEBUG)
 OTP_TOTP_ISSUER = PORTAL_BRAND + " Portal"
 
+# Lockout per account on one address, and per account everywhere at a higher count; never per address alone.
+AXES_HANDLER = "portal.accounts.lockout.AccountLockout"
+AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 AXES_FAILURE_LIMIT = int(env_str("AXES_FAILURE_LIMIT", "5"))
+AXES_ACCOUNT_FAILURE_LIMIT = int(env_str("AXES_ACCOUNT_FAILURE_LIMIT", "20"))
 AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "email"
+AXES_USERNAME_CALLABLE = "portal.accounts.lockout.username"
+AXES_CLIENT_IP_CALLABLE = "portal.core.net.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.accounts.views.locked_out"
 AXES_VERBOSE = False
@@ -295,6 +300,7 @@ PROVISIONING_MAX_ATTEMPTS = int(env_str("PROVISIONING_MAX_ATTEMPTS", "8"))
 PROVISIONING_CULTURE = env_str("PROVISIONING_CULTURE", "en-US")
 PROVISIONING_LANGUAGE = env_str("PROVISIONING_LANGUAGE", "en")
 ACTIVATION_LINK_EXPIRES_AFTER = env_duration("ACTIVATION_LINK_EXPIRES_AFTER", "7d")
+MFA_ENROLMENT_LINK_EXPIRES_AFTER = env_duration("MFA_ENROLMENT_LINK_EXPIRES_AFTER", "1d")
 PARTNER_CENTER_API_URL = env_str("PARTNER_CENTER_API_URL", "https://api.partnercenter.microsoft.com")
 PARTNER_CENTER_TENANT_ID = env_str("PARTNER_CENTER_TENANT_ID", "")
 PARTNER_CENTER_TOKEN_URL = env_str("PARTNER_CENTER_TOKEN_URL", "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")

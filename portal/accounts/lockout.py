@@ -5,11 +5,10 @@ one address). Whoever fails on one account from one address is stopped after AXE
 guessing campaign spread over many addresses stops after AXES_ACCOUNT_FAILURE_LIMIT tries on that account.
 """
 
+from axes.handlers.database import AxesDatabaseHandler
 from django.conf import settings
 from django.db.models import Sum
 from django.http import HttpRequest
-
-from axes.handlers.database import AxesDatabaseHandler
 
 # The order matters: get_failures reads the counts in this order.
 LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]

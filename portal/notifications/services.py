@@ -11,7 +11,8 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
 from portal.core.retry import backoff
@@ -31,7 +32,8 @@ def absolute_url(path: str) -> str:
 def email_render(*, template: str, context: dict) -> tuple[str, str, str]:
     """Subject, text and HTML from templates/emails/<template>-subject.txt, -body.txt, -body.html."""
     context = {"brand": settings.PORTAL_BRAND, "support_email": settings.PORTAL_SUPPORT_EMAIL, **context}
-    subject = " ".join(render_to_string(f"emails/{template}-subject.txt", context).split())
+    # A subject is plain text, not HTML: rendered without escaping, on one line (no header injection).
+    subject = " ".join(get_template(f"emails/{template}-subject.txt").template.render(Context(context, autoescape=False)).split())
     text = render_to_string(f"emails/{template}-body.txt", context)
     html = render_to_string(f"emails/{template}-body.html", context)
     return subject, text, html
@@ -67,7 +69,7 @@ def email_queue(
 
 
 # One-time secrets in e-mails (link tokens, signing codes) live in the outbox only until the e-mail is sent.
-_LINK_TOKEN = re.compile(r"/(sign|correct|track|activate)/[A-Za-z0-9_\-]{20,}/")
+_LINK_TOKEN = re.compile(r"/(sign|correct|track|activate|enrol)/[A-Za-z0-9_\-]{20,}/")
 _CODE = re.compile(r"\b\d{6}\b")
 REDACTED = "[removed after sending]"
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 from portal.companies.countries import COUNTRY_CHOICES
 from portal.companies.models import Company, Contact
 from portal.companies.validation import phone_normalise, vat_normalise
+from portal.core.forms import PortalForm
 from portal.onboarding.domains import MAX_LENGTH, prefix_availability
 
 
@@ -44,7 +45,7 @@ CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title")
 LIVE_CHECK_TRIGGER = "change, blur"
 
 
-class TenantRequestForm(forms.Form):
+class TenantRequestForm(PortalForm):
     company_legal_name = forms.CharField(label="Legal name", max_length=200)
     company_vat_number = forms.CharField(
         label="VAT number", max_length=30, help_text="With or without country prefix, e.g. BE0403.170.701"

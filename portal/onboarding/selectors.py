@@ -42,9 +42,9 @@ def staff_requests(*, stage: str | None = None, query: str = "") -> QuerySet[Ten
     if stage:
         requests = requests.filter(stage=stage)
     if query:
-        requests = requests.filter(company__legal_name__icontains=query) | requests.filter(
+        requests = requests.filter(company_snapshot__legal_name__icontains=query) | requests.filter(
             domain_prefix__icontains=query.lower()
-        ) | requests.filter(company__vat_number__icontains=query.replace(" ", "").upper())
+        ) | requests.filter(company_snapshot__vat_number__icontains=query.replace(" ", "").upper())
     return requests
 
 
@@ -57,7 +57,7 @@ class Check:
 
 def request_checks(request: TenantRequest) -> list[Check]:
     """What staff look at before validating: VAT, VIES, the prefix, duplicates of the company."""
-    company = request.company
+    company = request.applicant
     try:
         vat = vat_normalise(company.vat_number, company.country)
         vat_check = Check("VAT number", True, f"{vat.number} is well-formed for {company.country}.")
@@ -81,7 +81,7 @@ def request_checks(request: TenantRequest) -> list[Check]:
             else Check("Tenant name", availability.available, availability.reason or f"{request.domain} is free.")
         )
     duplicates = (
-        TenantRequest.objects.filter(company__vat_number=company.vat_number)
+        TenantRequest.objects.filter(company_snapshot__vat_number=company.vat_number)
         .exclude(pk=request.pk)
         .values_list("pk", "stage")
     )

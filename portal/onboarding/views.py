@@ -170,7 +170,7 @@ def correct(request: HttpRequest, token: str) -> HttpResponse:
                 return _to_thanks(tenant_request)
     else:
         initial = initial_from_company(
-            tenant_request.company,
+            tenant_request.applicant,
             technical=tenant_request.technical_contact,
             commercial=tenant_request.commercial_contact,
         )

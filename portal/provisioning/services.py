@@ -14,6 +14,7 @@ from portal.agreements.models import Agreement
 from portal.companies.models import Membership
 from portal.core.retry import backoff
 from portal.core.sealed_box import open_text, seal_text
+from portal.core.text import text_checked
 from portal.notifications.services import absolute_url, email_queue, staff_addresses
 from portal.onboarding import pipeline
 from portal.onboarding.models import TenantRequest, TimelineEntry
@@ -59,7 +60,7 @@ def provisioning_start(*, request: TenantRequest) -> None:
 
 
 def _profile(request: TenantRequest) -> CustomerProfile:
-    company, billing = request.company, request.commercial_contact
+    company, billing = request.applicant, request.commercial_contact
     return CustomerProfile(
         domain_prefix=request.domain_prefix,
         company_name=company.legal_name,
@@ -148,7 +149,7 @@ def _attempt_failed(request_id: int, error: ProvisionerError) -> str:
                 template="provisioning-failed",
                 to=staff,
                 request=request,
-                context={"req": request, "company": request.company, "reason": why,
+                context={"req": request, "company": request.applicant, "reason": why,
                          "backoffice_url": absolute_url(reverse("backoffice:request", args=[request.pk]))},
             )
     logger.warning("Provisioning of request %s failed: %s", request_id, why)
@@ -214,9 +215,9 @@ def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") ->
     """Staff fixed what Microsoft refused (e.g. the tenant name) and try again."""
     from portal.onboarding.domains import prefix_availability
 
+    new_prefix = text_checked(domain_prefix).strip().lower()
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
-        new_prefix = domain_prefix.strip().lower()
         changes = {}
         if new_prefix and new_prefix != request.domain_prefix:
             availability = prefix_availability(new_prefix, exclude_request_id=request.pk)
@@ -246,7 +247,8 @@ def provisioning_cancel(*, request_id: int, by: User, reason: str) -> TenantRequ
         request = pipeline.request_locked(request_id)
         if request.stage != Stage.PROVISIONING_FAILED:
             raise pipeline.IllegalMove(request, Stage.CANCELLED)
-        pipeline.move(request, to=Stage.CANCELLED, by=by, why=f"Cancelled: {reason.strip() or 'by staff'}")
+        reason = text_checked(reason.strip(), multiline=True) or "by staff"
+        pipeline.move(request, to=Stage.CANCELLED, by=by, why=f"Cancelled: {reason}")
     return request
 
 
