@@ -26,7 +26,10 @@ if not SECRET_KEY:
 
 # Key of the timeline's hash chain (HMAC-SHA256), kept out of the database. Derived from SECRET_KEY when unset;
 # set it on its own in production so SECRET_KEY can rotate without breaking every chain.
-AUDIT_KEY = env_str("AUDIT_KEY") or hmac.new(SECRET_KEY.encode(), b"portal.onboarding.timeline.audit-key", hashlib.sha256).hexdigest()
+AUDIT_KEY = (
+    env_str("AUDIT_KEY")
+    or hmac.new(SECRET_KEY.encode(), b"portal.onboarding.timeline.audit-key", hashlib.sha256).hexdigest()
+)
 
 ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS").split(",") if h.strip()]
 if not ALLOWED_HOSTS:
@@ -293,9 +296,7 @@ VERIFY_MAX_UPLOAD = 20 * 1024 * 1024
 
 # Provisioning.
 SIMULATED_DELAY_SECONDS = float(env_str("SIMULATED_DELAY_SECONDS", "0"))
-SIMULATED_FAILURES = dict(
-    item.split(":", 1) for item in env_str("SIMULATED_FAILURES", "").split(",") if ":" in item
-)
+SIMULATED_FAILURES = dict(item.split(":", 1) for item in env_str("SIMULATED_FAILURES", "").split(",") if ":" in item)
 PROVISIONING_MAX_ATTEMPTS = int(env_str("PROVISIONING_MAX_ATTEMPTS", "8"))
 PROVISIONING_CULTURE = env_str("PROVISIONING_CULTURE", "en-US")
 PROVISIONING_LANGUAGE = env_str("PROVISIONING_LANGUAGE", "en")
@@ -303,7 +304,9 @@ ACTIVATION_LINK_EXPIRES_AFTER = env_duration("ACTIVATION_LINK_EXPIRES_AFTER", "7
 MFA_ENROLMENT_LINK_EXPIRES_AFTER = env_duration("MFA_ENROLMENT_LINK_EXPIRES_AFTER", "1d")
 PARTNER_CENTER_API_URL = env_str("PARTNER_CENTER_API_URL", "https://api.partnercenter.microsoft.com")
 PARTNER_CENTER_TENANT_ID = env_str("PARTNER_CENTER_TENANT_ID", "")
-PARTNER_CENTER_TOKEN_URL = env_str("PARTNER_CENTER_TOKEN_URL", "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token")
+PARTNER_CENTER_TOKEN_URL = env_str(
+    "PARTNER_CENTER_TOKEN_URL", "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+)
 PARTNER_CENTER_CLIENT_ID = env_str("PARTNER_CENTER_CLIENT_ID", "")
 PARTNER_CENTER_CLIENT_SECRET = env_str("PARTNER_CENTER_CLIENT_SECRET", "")
 PARTNER_CENTER_REFRESH_TOKEN = env_str("PARTNER_CENTER_REFRESH_TOKEN", "")

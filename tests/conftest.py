@@ -140,8 +140,20 @@ def api_body(**overrides) -> dict:
             "website": "",
         },
         "tenant": {"domain_prefix": "brightwave", "display_name": "Brightwave", "country": "BE"},
-        "technical_contact": {"first_name": "Tess", "last_name": "Tech", "email": "tess@brightwave.example", "phone": "+32478123456", "job_title": "IT manager"},
-        "commercial_contact": {"first_name": "Carl", "last_name": "Commerce", "email": "carl@brightwave.example", "phone": "+32478654321", "job_title": "CEO"},
+        "technical_contact": {
+            "first_name": "Tess",
+            "last_name": "Tech",
+            "email": "tess@brightwave.example",
+            "phone": "+32478123456",
+            "job_title": "IT manager",
+        },
+        "commercial_contact": {
+            "first_name": "Carl",
+            "last_name": "Commerce",
+            "email": "carl@brightwave.example",
+            "phone": "+32478654321",
+            "job_title": "CEO",
+        },
         "accept_terms": True,
     }
     body.update(overrides)
@@ -151,7 +163,9 @@ def api_body(**overrides) -> dict:
 @pytest.fixture
 def vera(db) -> User:
     """Vera the validator: reseller staff."""
-    return User.objects.create_user("vera@reseller.example", "Vera-validates-2026", is_staff=True, first_name="Vera", last_name="Validator")
+    return User.objects.create_user(
+        "vera@reseller.example", "Vera-validates-2026", is_staff=True, first_name="Vera", last_name="Validator"
+    )
 
 
 @pytest.fixture
@@ -173,7 +187,9 @@ def other_company_user(db) -> User:
     """Olga, a customer of another company: must never see Brightwave's data."""
     other = request_submit(
         data=request_data(
-            legal_name="Other Corp NV", vat_number="BE0202239951", domain_prefix="othercorp",
+            legal_name="Other Corp NV",
+            vat_number="BE0202239951",
+            domain_prefix="othercorp",
             technical=contact("Olga", "Other", "IT", "+32470111222", "other.example"),
             commercial=contact("Otto", "Other", "CEO", "+32470333444", "other.example"),
         )

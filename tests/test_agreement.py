@@ -46,7 +46,12 @@ def awaiting(smtp_server, worker, vera):
 def sign_via_api(client, inbox, worker, token, *, code=None):
     assert client.post(f"/api/v1/signing/{token}/code").status_code == 202
     worker()
-    body = {"full_name": "Carl Commerce", "job_title": "CEO", "signing_authority": True, "code": code or latest_code(inbox)}
+    body = {
+        "full_name": "Carl Commerce",
+        "job_title": "CEO",
+        "signing_authority": True,
+        "code": code or latest_code(inbox),
+    }
     return client.post(f"/api/v1/signing/{token}", body, content_type="application/json")
 
 
@@ -75,10 +80,16 @@ def test_tokens_are_stored_only_as_hashes(awaiting, smtp_server):
     assert rows and all(token not in str(value) for row in rows for value in row)
     assert SigningInvitation.objects.filter(token_hash=token_hash(token)).exists()
     sent = OutboundEmail.objects.get(template="contract")
-    assert sent.status == "sent" and token not in sent.body_text + sent.body_html and "/sign/[removed after sending]/" in sent.body_text
+    assert (
+        sent.status == "sent"
+        and token not in sent.body_text + sent.body_html
+        and "/sign/[removed after sending]/" in sent.body_text
+    )
 
 
-def test_signing_through_the_api_ends_at_provisioning_with_the_sealed_pdf_emailed(client, awaiting, smtp_server, worker):
+def test_signing_through_the_api_ends_at_provisioning_with_the_sealed_pdf_emailed(
+    client, awaiting, smtp_server, worker
+):
     token = signing_token(smtp_server)
     link = client.get(f"/api/v1/signing/{token}").json()
     assert link["company"] == "Brightwave Analytics BV" and link["status"] == "sent"
@@ -112,9 +123,15 @@ def test_refusals_beside_the_field(client, awaiting, smtp_server):
     token = signing_token(smtp_server)
     page = client.post(f"/sign/{token}/", {"full_name": "Carl", "job_title": "CEO", "code": "123456"})
     assert page.status_code == 400 and b"authority to sign" in page.content
-    page = client.post(f"/sign/{token}/", {"signing_authority": "on", "full_name": " ", "job_title": "CEO", "code": "123456"})
+    page = client.post(
+        f"/sign/{token}/", {"signing_authority": "on", "full_name": " ", "job_title": "CEO", "code": "123456"}
+    )
     assert page.status_code == 400 and b"Type your full name" in page.content
-    api = client.post(f"/api/v1/signing/{token}", {"full_name": "Carl", "job_title": "CEO", "signing_authority": False, "code": "123456"}, content_type="application/json")
+    api = client.post(
+        f"/api/v1/signing/{token}",
+        {"full_name": "Carl", "job_title": "CEO", "signing_authority": False, "code": "123456"},
+        content_type="application/json",
+    )
     assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["body", "signing_authority"]
     assert client.get("/sign/not-a-real-token/").status_code == 404
     assert client.get("/api/v1/signing/not-a-real-token").status_code == 404
@@ -139,7 +156,12 @@ def test_five_wrong_codes_kill_the_code(client, awaiting, smtp_server, worker):
     code = latest_code(smtp_server)
     bad = "000000" if code != "000000" else "111111"
     body = {"full_name": "Carl Commerce", "job_title": "CEO", "signing_authority": True}
-    answers = [client.post(f"/api/v1/signing/{token}", {**body, "code": bad}, content_type="application/json").json()["tries_left"] for _ in range(5)]
+    answers = [
+        client.post(f"/api/v1/signing/{token}", {**body, "code": bad}, content_type="application/json").json()[
+            "tries_left"
+        ]
+        for _ in range(5)
+    ]
     assert answers == [4, 3, 2, 1, 0]
     late = client.post(f"/api/v1/signing/{token}", {**body, "code": code}, content_type="application/json")
     assert late.status_code == 400 and "new code" in late.json()["detail"]
@@ -192,11 +214,15 @@ def test_the_verify_page_says_the_same(client, signed_pdf):
     assert "Not valid" in bad.content.decode() and "added to the file" in bad.content.decode()
     text = client.post("/verify/", {"file": SimpleUploadedFile("a.pdf", b"just text", "text/plain")})
     assert text.status_code == 400 and "not a PDF" in text.content.decode()
-    huge = client.post("/verify/", {"file": SimpleUploadedFile("big.pdf", b"%PDF-" + b"0" * (50 * 1024 * 1024), "application/pdf")})
+    huge = client.post(
+        "/verify/", {"file": SimpleUploadedFile("big.pdf", b"%PDF-" + b"0" * (50 * 1024 * 1024), "application/pdf")}
+    )
     assert huge.status_code == 413 and "too large" in huge.content.decode()
 
 
-def test_reminders_at_each_interval_then_expiry_back_to_to_validate(client, settings, awaiting, smtp_server, worker, time_machine, vera):
+def test_reminders_at_each_interval_then_expiry_back_to_to_validate(
+    client, settings, awaiting, smtp_server, worker, time_machine, vera
+):
     settings.SIGNATURE_REMINDER_EVERY = timedelta(days=3)
     settings.SIGNATURE_EXPIRES_AFTER = timedelta(days=14)
     token = signing_token(smtp_server)
@@ -215,7 +241,9 @@ def test_reminders_at_each_interval_then_expiry_back_to_to_validate(client, sett
     assert subjects[-1].startswith("Last reminder") and all(s.startswith("Reminder") for s in subjects[:-1])
     awaiting.refresh_from_db()
     assert awaiting.stage == "to_validate"
-    assert TimelineEntry.objects.filter(request=awaiting, to_stage="to_validate", message__contains="not signed").exists()
+    assert TimelineEntry.objects.filter(
+        request=awaiting, to_stage="to_validate", message__contains="not signed"
+    ).exists()
     assert client.get(f"/sign/{token}/").status_code == 410
     assert "expired" in [str(m["Subject"]) for m in smtp_server.to(CARL)][-1]
     assert any("Unsigned" in str(m["Subject"]) for m in smtp_server.to(vera.email))
@@ -304,13 +332,20 @@ def test_sign_and_expire_race_one_wins(client, settings, awaiting, smtp_server, 
     call_command("verify_audit")
 
 
-def test_a_seal_that_cannot_be_made_records_nothing_and_the_signer_can_retry(client, settings, awaiting, smtp_server, worker):
+def test_a_seal_that_cannot_be_made_records_nothing_and_the_signer_can_retry(
+    client, settings, awaiting, smtp_server, worker
+):
     from tests.conftest import free_port
 
     token = signing_token(smtp_server)
     client.post(f"/api/v1/signing/{token}/code")
     worker()
-    body = {"full_name": "Carl Commerce", "job_title": "CEO", "signing_authority": True, "code": latest_code(smtp_server)}
+    body = {
+        "full_name": "Carl Commerce",
+        "job_title": "CEO",
+        "signing_authority": True,
+        "code": latest_code(smtp_server),
+    }
     settings.SEAL_TSA_URL = f"http://127.0.0.1:{free_port()}/"  # a time-stamp server that does not answer
     refused = client.post(f"/api/v1/signing/{token}", body, content_type="application/json")
     assert refused.status_code == 503 and "nothing was recorded" in refused.json()["detail"]

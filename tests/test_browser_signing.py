@@ -30,8 +30,15 @@ def page():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         context = browser.new_context(viewport={"width": 390, "height": 844}, user_agent="Mozilla/5.0 (Carl's phone)")
         yield context.new_page()
@@ -57,7 +64,9 @@ def test_carl_signs_on_his_phone(page, live_server, smtp_server, worker, vera):
     page.get_by_role("button", name="E-mail me a code").click()
     expect(page.locator("#code-status .ok")).to_contain_text("We e-mailed a 6-digit code")
     worker()
-    code = re.search(r"\d{6}", str([m for m in smtp_server.to(CARL) if "signing code" in str(m["Subject"])][-1]["Subject"])).group(0)
+    code = re.search(
+        r"\d{6}", str([m for m in smtp_server.to(CARL) if "signing code" in str(m["Subject"])][-1]["Subject"])
+    ).group(0)
     page.get_by_label("Full name").fill("Carl Commerce")
     page.get_by_label("Job title").fill("CEO")
     page.get_by_label("Code sent to").fill(code)

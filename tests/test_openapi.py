@@ -95,7 +95,9 @@ def test_api_anonymous(case, seeded_requests):
 def staff_token_two_step(transactional_db, settings) -> str:
     """A staff token issued with the TOTP code, on a portal where staff must use their second factor."""
     settings.STAFF_REQUIRE_MFA = True
-    vera = User.objects.create_user(STAFF_EMAIL, STAFF_PASSWORD, is_staff=True, first_name="Vera", last_name="Validator")
+    vera = User.objects.create_user(
+        STAFF_EMAIL, STAFF_PASSWORD, is_staff=True, first_name="Vera", last_name="Validator"
+    )
     device = TOTPDevice.objects.create(user=vera, name="phone", confirmed=True)
     response = Client().post(
         "/api/v1/auth/token",

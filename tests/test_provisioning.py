@@ -22,11 +22,15 @@ CARL = "carl@brightwave.example"
 
 def sign(request, inbox, worker):
     """Carl signs the agreement of a validated request, as the signing page does."""
-    text = [m for m in inbox.to(CARL) if "please sign online" in str(m["Subject"])][-1].get_body(("plain",)).get_content()
+    text = (
+        [m for m in inbox.to(CARL) if "please sign online" in str(m["Subject"])][-1].get_body(("plain",)).get_content()
+    )
     token = re.search(r"/sign/([A-Za-z0-9_\-]+)/", text).group(1)
     signing_code_send(raw=token)
     worker()
-    code = re.search(r"\d{6}", str([m for m in inbox.to(CARL) if "signing code" in str(m["Subject"])][-1]["Subject"])).group(0)
+    code = re.search(
+        r"\d{6}", str([m for m in inbox.to(CARL) if "signing code" in str(m["Subject"])][-1]["Subject"])
+    ).group(0)
     agreement_sign(raw=token, signature=Signature("Carl Commerce", "CEO", True, code, "127.0.0.1", "test"))
 
 
@@ -92,12 +96,27 @@ def test_activation_through_the_api_and_bad_links(signed, smtp_server, worker, c
     token = activation_path(smtp_server).split("/")[2]
     weak = client.post(f"/api/v1/activation/{token}", {"password": "password"}, content_type="application/json")
     assert weak.status_code == 422 and "common" in str(weak.json()["detail"])
-    ok = client.post(f"/api/v1/activation/{token}", {"password": "Gent-Korenmarkt-2026"}, content_type="application/json")
+    ok = client.post(
+        f"/api/v1/activation/{token}", {"password": "Gent-Korenmarkt-2026"}, content_type="application/json"
+    )
     assert ok.status_code == 200 and ok.json()["email"] == TESS
-    assert client.post(f"/api/v1/activation/{token}", {"password": "Gent-Korenmarkt-2027"}, content_type="application/json").status_code == 410
-    assert client.post(f"/api/v1/activation/{'A' * 43}", {"password": "Gent-Korenmarkt-2027"}, content_type="application/json").status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/activation/{token}", {"password": "Gent-Korenmarkt-2027"}, content_type="application/json"
+        ).status_code
+        == 410
+    )
+    assert (
+        client.post(
+            f"/api/v1/activation/{'A' * 43}", {"password": "Gent-Korenmarkt-2027"}, content_type="application/json"
+        ).status_code
+        == 404
+    )
     assert client.get(f"/activate/{'A' * 43}/").status_code == 404
-    assert not ActivationLink.objects.filter(token_hash=token).exists() and ActivationLink.objects.filter(token_hash=token_hash(token)).exists()
+    assert (
+        not ActivationLink.objects.filter(token_hash=token).exists()
+        and ActivationLink.objects.filter(token_hash=token_hash(token)).exists()
+    )
 
 
 def test_a_new_link_can_be_asked_for_and_the_old_one_dies(signed, smtp_server, worker, client):
@@ -127,8 +146,13 @@ def test_a_contact_who_already_has_access_gets_only_tenant_created(smtp_server, 
     assert not ActivationLink.objects.exists()
 
 
-def test_domain_taken_at_microsoft_ends_in_provisioning_failed_then_staff_retry_completes(settings, signed, smtp_server, worker, client, vera):
-    settings.SIMULATED_TAKEN_DOMAINS = [*settings.SIMULATED_TAKEN_DOMAINS, "brightwave"]  # another organisation took it meanwhile
+def test_domain_taken_at_microsoft_ends_in_provisioning_failed_then_staff_retry_completes(
+    settings, signed, smtp_server, worker, client, vera
+):
+    settings.SIMULATED_TAKEN_DOMAINS = [
+        *settings.SIMULATED_TAKEN_DOMAINS,
+        "brightwave",
+    ]  # another organisation took it meanwhile
     worker()
     signed.refresh_from_db()
     assert signed.stage == "provisioning_failed"
@@ -174,7 +198,9 @@ def test_the_customer_sees_working_on_it_not_the_error(settings, signed, smtp_se
     assert OutboundEmail.objects.filter(template="provisioning-failed").exists()
 
 
-def test_with_the_smtp_server_down_the_access_emails_wait_and_go_out_once(settings, signed, smtp_server, worker, time_machine):
+def test_with_the_smtp_server_down_the_access_emails_wait_and_go_out_once(
+    settings, signed, smtp_server, worker, time_machine
+):
     from collections import Counter
     from datetime import timedelta
 

@@ -31,7 +31,9 @@ def signed(fake_partner_center, smtp_server, worker, vera):  # noqa: F811
     return request
 
 
-def test_the_tenant_is_created_at_partner_center_and_the_three_emails_go_out(signed, fake_partner_center, smtp_server, worker):  # noqa: F811
+def test_the_tenant_is_created_at_partner_center_and_the_three_emails_go_out(
+    signed, fake_partner_center, smtp_server, worker
+):  # noqa: F811
     worker()
     signed.refresh_from_db()
     assert signed.stage == "completed"
@@ -40,8 +42,14 @@ def test_the_tenant_is_created_at_partner_center_and_the_three_emails_go_out(sig
     assert tenant.customer_id == fake_partner_center.customers[0]["id"]
     agreement = fake_partner_center.agreements[0]
     assert agreement["primaryContact"]["email"] == CARL and agreement["primaryContact"]["firstName"] == "Carl"
-    assert all(r.headers.get("ms-requestid") and r.headers.get("ms-correlationid") for r in fake_partner_center.api_requests())
-    recipients = {str(m["To"]): str(m["Subject"]) for m in smtp_server.messages if "ready" in str(m["Subject"]) or "Registration completed" in str(m["Subject"])}
+    assert all(
+        r.headers.get("ms-requestid") and r.headers.get("ms-correlationid") for r in fake_partner_center.api_requests()
+    )
+    recipients = {
+        str(m["To"]): str(m["Subject"])
+        for m in smtp_server.messages
+        if "ready" in str(m["Subject"]) or "Registration completed" in str(m["Subject"])
+    }
     assert set(recipients) == {TESS, CARL}
     password = fake_partner_center.customers[0]["userCredentials"]["password"]
     assert all(password not in m.as_string() for m in smtp_server.messages)
@@ -53,11 +61,15 @@ def test_throttling_and_a_server_error_are_retried(signed, fake_partner_center, 
     worker()
     signed.refresh_from_db()
     assert signed.stage == "completed" and len(fake_partner_center.customers) == 1
-    statuses = [r.method for r in fake_partner_center.api_requests("POST", "/v1/customers") if r.path == "/v1/customers"]
+    statuses = [
+        r.method for r in fake_partner_center.api_requests("POST", "/v1/customers") if r.path == "/v1/customers"
+    ]
     assert len(statuses) == 3
 
 
-def test_domain_taken_ends_in_provisioning_failed_and_a_retry_with_another_name_completes(signed, fake_partner_center, smtp_server, worker, vera, client):  # noqa: F811
+def test_domain_taken_ends_in_provisioning_failed_and_a_retry_with_another_name_completes(
+    signed, fake_partner_center, smtp_server, worker, vera, client
+):  # noqa: F811
     fake_partner_center.taken_domains.add("brightwave.onmicrosoft.com")
     worker()
     signed.refresh_from_db()
@@ -69,7 +81,9 @@ def test_domain_taken_ends_in_provisioning_failed_and_a_retry_with_another_name_
     worker()
     signed.refresh_from_db()
     assert signed.stage == "completed"
-    assert [c["companyProfile"]["domain"] for c in fake_partner_center.customers] == ["brightwaveanalytics.onmicrosoft.com"]
+    assert [c["companyProfile"]["domain"] for c in fake_partner_center.customers] == [
+        "brightwaveanalytics.onmicrosoft.com"
+    ]
 
 
 def _database_url() -> str:
@@ -80,16 +94,28 @@ def _database_url() -> str:
 
 
 def _worker_env(fake, smtp_port: int) -> dict:
-    env = {**os.environ, "DATABASE_URL": _database_url(), "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
-           "PROVISIONER": "partner_center", "PARTNER_CENTER_API_URL": fake.url, "PARTNER_CENTER_TOKEN_URL": fake.token_url,
-           "PARTNER_CENTER_TENANT_ID": fake.tenant_id, "PARTNER_CENTER_CLIENT_ID": fake.client_id,
-           "PARTNER_CENTER_CLIENT_SECRET": fake.client_secret, "PARTNER_CENTER_TIMEOUT": "5",
-           "NO_PROXY": "127.0.0.1,localhost", "DEBUG": "1", "SECRET_KEY": settings.SECRET_KEY}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "PROVISIONER": "partner_center",
+        "PARTNER_CENTER_API_URL": fake.url,
+        "PARTNER_CENTER_TOKEN_URL": fake.token_url,
+        "PARTNER_CENTER_TENANT_ID": fake.tenant_id,
+        "PARTNER_CENTER_CLIENT_ID": fake.client_id,
+        "PARTNER_CENTER_CLIENT_SECRET": fake.client_secret,
+        "PARTNER_CENTER_TIMEOUT": "5",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "DEBUG": "1",
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env
 
 
-def test_a_worker_killed_after_microsoft_created_the_customer_leaves_exactly_one_tenant(signed, fake_partner_center, smtp_server):  # noqa: F811
+def test_a_worker_killed_after_microsoft_created_the_customer_leaves_exactly_one_tenant(
+    signed, fake_partner_center, smtp_server
+):  # noqa: F811
     """SIGKILL between Microsoft's answer and our commit: a new worker finishes, and Microsoft holds one customer."""
     port = int(settings.MAILERS["default"]["OPTIONS"]["port"])
     env = _worker_env(fake_partner_center, port)
@@ -104,8 +130,14 @@ def test_a_worker_killed_after_microsoft_created_the_customer_leaves_exactly_one
         if first.poll() is None:
             first.kill()
     assert TenantRequest.objects.get(pk=signed.pk).stage == "provisioning"
-    second = subprocess.run([sys.executable, "manage.py", "run_worker", "--once", "-v1"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    second = subprocess.run(
+        [sys.executable, "manage.py", "run_worker", "--once", "-v1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert second.returncode == 0, second.stderr[-2000:]
     assert "Re-queued 1 job(s) left running" in second.stdout
     signed.refresh_from_db()

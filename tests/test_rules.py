@@ -92,7 +92,11 @@ def test_durations_and_email_urls():
             parse_duration(bad)
     smtp = parse_email_url("smtp+tls://user%40x:p%3Ass@mail.example:587")["OPTIONS"]
     assert (smtp["host"], smtp["port"], smtp["username"], smtp["password"], smtp["use_tls"]) == (
-        "mail.example", 587, "user@x", "p:ss", True
+        "mail.example",
+        587,
+        "user@x",
+        "p:ss",
+        True,
     )
     assert parse_email_url("console://")["BACKEND"].endswith("console.EmailBackend")
     with pytest.raises(ImproperlyConfigured):

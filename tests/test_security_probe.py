@@ -49,7 +49,9 @@ def code_of(device: TOTPDevice) -> str:
 
 
 @pytest.mark.django_db
-def test_staff_bearer_token_with_two_step_on_reads_a_request_and_its_agreement_without_500(client, vera, submitted, settings):
+def test_staff_bearer_token_with_two_step_on_reads_a_request_and_its_agreement_without_500(
+    client, vera, submitted, settings
+):
     """Defect: `user.is_verified()` was called on a bearer token's user, whom the OTP middleware never saw."""
     settings.STAFF_REQUIRE_MFA = True
     device = TOTPDevice.objects.create(user=vera, name="phone", confirmed=True)
@@ -153,14 +155,20 @@ def test_behind_trusted_proxies_the_address_they_saw_counts(client, tess, settin
         # The client writes whatever it likes on the left; our proxy appends the address it saw.
         sign_in(client, tess.email, "wrong-password-123", HTTP_X_FORWARDED_FOR=f"10.9.9.{n}, 203.0.113.5")
     assert sign_in(client, tess.email, TESS_PASSWORD, HTTP_X_FORWARDED_FOR="10.9.9.9, 203.0.113.5").status_code == 429
-    assert sign_in(client, tess.email, TESS_PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.5, 203.0.113.6").status_code == 302
+    assert (
+        sign_in(client, tess.email, TESS_PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.5, 203.0.113.6").status_code == 302
+    )
 
 
 # --- 5. Unvalidated company data reached Microsoft -------------------------------------------------------
 
 
 def test_a_customers_new_request_changes_neither_the_company_nor_what_an_earlier_request_sends(
-    client, awaiting, smtp_server, worker, vera  # noqa: F811
+    client,
+    awaiting,
+    smtp_server,
+    worker,
+    vera,  # noqa: F811
 ):
     """Defect: a signed-in customer's new request overwrote the shared company row at submission, and a request
     already validated was then created at Microsoft under the new, unvalidated name and VAT number."""
@@ -169,7 +177,11 @@ def test_a_customers_new_request_changes_neither_the_company_nor_what_an_earlier
     client.force_login(tess)
     second = client.post(
         "/request-tenant/",
-        form_post(company_legal_name="Renamed Holdings BV", company_vat_number="BE0202239951", tenant_domain_prefix="secondtenant"),
+        form_post(
+            company_legal_name="Renamed Holdings BV",
+            company_vat_number="BE0202239951",
+            tenant_domain_prefix="secondtenant",
+        ),
     )
     assert second.status_code == 302, second.content.decode()[:3000]
     awaiting.company.refresh_from_db()
@@ -187,13 +199,20 @@ def test_a_customers_new_request_changes_neither_the_company_nor_what_an_earlier
     customer = SimulatedCustomer.objects.get(domain="brightwave.onmicrosoft.com")
     assert customer.company_name == "Brightwave Analytics BV"
     client.force_login(tess)
-    assert client.get(f"/api/v1/tenant-requests/{awaiting.pk}").json()["company"]["legal_name"] == "Brightwave Analytics BV"
+    assert (
+        client.get(f"/api/v1/tenant-requests/{awaiting.pk}").json()["company"]["legal_name"]
+        == "Brightwave Analytics BV"
+    )
 
     request_validate(request_id=later.pk, by=vera)
     awaiting.company.refresh_from_db()
     assert (awaiting.company.legal_name, awaiting.company.vat_number) == ("Renamed Holdings BV", "BE0202239951")
     worker()
-    contracts = [str(m["Subject"]).strip() for m in smtp_server.to("carl@brightwave.example") if "please sign" in str(m["Subject"])]
+    contracts = [
+        str(m["Subject"]).strip()
+        for m in smtp_server.to("carl@brightwave.example")
+        if "please sign" in str(m["Subject"])
+    ]
     assert contracts == [
         "Arxus Service Agreement for Brightwave Analytics BV: please sign online",
         "Arxus Service Agreement for Renamed Holdings BV: please sign online",
@@ -280,7 +299,9 @@ def test_control_characters_in_staff_reasons_are_refused_with_a_message(client, 
     TenantRequest.objects.filter(pk=awaiting.pk).update(stage="provisioning_failed")
     cancelled = client.post(f"/backoffice/requests/{awaiting.pk}/provisioning/cancel/", {"reason": text}, follow=True)
     assert CONTROL_REFUSED in cancelled.content.decode()
-    retried = client.post(f"/backoffice/requests/{awaiting.pk}/provisioning/retry/", {"domain_prefix": text}, follow=True)
+    retried = client.post(
+        f"/backoffice/requests/{awaiting.pk}/provisioning/retry/", {"domain_prefix": text}, follow=True
+    )
     assert CONTROL_REFUSED in retried.content.decode()
     awaiting.refresh_from_db()
     assert awaiting.stage == "provisioning_failed"
@@ -392,8 +413,14 @@ def test_email_subjects_carry_no_html_entities():
     request = request_submit(data=request_data(legal_name="O'Brien & Sons <Ltd>"))
     subject, text, html = email_render(
         template="contract",
-        context={"req": request, "company": request.company, "recipient": request.commercial_contact,
-                 "signing_url": "http://127.0.0.1:8000/sign/x/", "expires_at": "1 January 2027", "version": "2026-01"},
+        context={
+            "req": request,
+            "company": request.company,
+            "recipient": request.commercial_contact,
+            "signing_url": "http://127.0.0.1:8000/sign/x/",
+            "expires_at": "1 January 2027",
+            "version": "2026-01",
+        },
     )
     assert subject == "Arxus Service Agreement for O'Brien & Sons <Ltd>: please sign online"
     assert "O&#x27;Brien &amp; Sons &lt;Ltd&gt;" in html

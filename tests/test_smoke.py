@@ -21,7 +21,11 @@ def test_pages_answer(client, submitted, vera, settings):
 def test_form_and_api_submit(client, smtp_server, worker):
     response = client.post("/request-tenant/", form_post())
     assert response.status_code == 302, response.content.decode()[:3000]
-    response = client.post("/api/v1/tenant-requests", api_body(tenant={"domain_prefix": "brightwave2", "display_name": "B", "country": "BE"}), content_type="application/json")
+    response = client.post(
+        "/api/v1/tenant-requests",
+        api_body(tenant={"domain_prefix": "brightwave2", "display_name": "B", "country": "BE"}),
+        content_type="application/json",
+    )
     assert response.status_code == 201, response.content
     assert TenantRequest.objects.count() == 2
     worker()

@@ -6,7 +6,9 @@ from portal.core.forms import PortalForm
 
 
 class SignInForm(PortalForm):
-    email = forms.EmailField(label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}))
+    email = forms.EmailField(
+        label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True})
+    )
     password = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
     def __init__(self, request, *args, **kwargs):

@@ -81,7 +81,9 @@ class MfaEnrolmentDead(Exception):
 class MfaEnrolmentTooSoon(Exception):
     def __init__(self, wait_seconds: int):
         self.wait_seconds = wait_seconds
-        super().__init__(f"A set-up link was sent moments ago: check your mailbox, or ask again in {wait_seconds} seconds.")
+        super().__init__(
+            f"A set-up link was sent moments ago: check your mailbox, or ask again in {wait_seconds} seconds."
+        )
 
 
 MFA_ENROLMENT_MIN_INTERVAL = timedelta(minutes=1)

@@ -46,7 +46,12 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         if form.user.is_staff and settings.STAFF_REQUIRE_MFA:
             return redirect(f"/accounts/mfa/?next={_next_url(request, '/backoffice/')}")
         return redirect(_next_url(request, "/backoffice/" if form.user.is_staff else "/"))
-    return render(request, "accounts/sign_in.html", {"form": form, "next": _next_url(request, "")}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "accounts/sign_in.html",
+        {"form": form, "next": _next_url(request, "")},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_POST
@@ -110,7 +115,9 @@ def _mfa_setup_ask(request: HttpRequest) -> HttpResponse:
             notice, status = str(wait), 429
         else:
             notice = f"We e-mailed a set-up link to {request.user.email}. Open it in this browser."
-    return render(request, "accounts/mfa_setup_ask.html", {"notice": notice, "next": _next_url(request, "")}, status=status)
+    return render(
+        request, "accounts/mfa_setup_ask.html", {"notice": notice, "next": _next_url(request, "")}, status=status
+    )
 
 
 @login_required
@@ -156,7 +163,9 @@ def activate(request: HttpRequest, token: str) -> HttpResponse:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome: your password is set. You can also set up two-step sign-in below.")
             return redirect("/")
-    return render(request, "accounts/activate.html", {"form": form, "person": link.user}, status=400 if form.errors else 200)
+    return render(
+        request, "accounts/activate.html", {"form": form, "person": link.user}, status=400 if form.errors else 200
+    )
 
 
 def activation_ask(request: HttpRequest) -> HttpResponse:

@@ -7,7 +7,16 @@ class InvitationInline(admin.TabularInline):
     model = SigningInvitation
     extra = 0
     can_delete = False
-    fields = ["signer_email", "created_at", "expires_at", "first_opened_at", "used_at", "revoked_at", "revoked_reason", "reminders_sent"]
+    fields = [
+        "signer_email",
+        "created_at",
+        "expires_at",
+        "first_opened_at",
+        "used_at",
+        "revoked_at",
+        "revoked_reason",
+        "reminders_sent",
+    ]
     readonly_fields = fields
 
 

@@ -75,7 +75,11 @@ def signed_document(*, agreement, invitation) -> bytes:
                     generic.pdf_name("/Type"): generic.pdf_name("/Page"),
                     generic.pdf_name("/MediaBox"): page["/MediaBox"],
                     generic.pdf_name("/Resources"): generic.DictionaryObject(
-                        {generic.pdf_name("/XObject"): generic.DictionaryObject({generic.pdf_name("/Evidence"): xobject})}
+                        {
+                            generic.pdf_name("/XObject"): generic.DictionaryObject(
+                                {generic.pdf_name("/Evidence"): xobject}
+                            )
+                        }
                     ),
                     generic.pdf_name("/Contents"): writer.add_object(content),
                 }

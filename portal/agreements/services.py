@@ -58,7 +58,9 @@ class SealUnavailable(Exception):
     """The portal could not seal the signed agreement right now (certificate or time-stamp server)."""
 
     def __init__(self):
-        super().__init__("We could not complete your signature just now: nothing was recorded. Please try again in a minute.")
+        super().__init__(
+            "We could not complete your signature just now: nothing was recorded. Please try again in a minute."
+        )
 
 
 class CodeTooSoon(Exception):
@@ -195,7 +197,9 @@ def agreement_withdraw(*, request_id: int, by: User, reason: str) -> TenantReque
     reason = text_checked(reason.strip(), multiline=True) or "Withdrawn by staff."
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
-        pipeline.move(request, to=Stage.TO_VALIDATE, by=by, why=f"Agreement withdrawn: {reason}", data={"reason": reason})
+        pipeline.move(
+            request, to=Stage.TO_VALIDATE, by=by, why=f"Agreement withdrawn: {reason}", data={"reason": reason}
+        )
         invitation = _live_invitation(request)
         if invitation:
             _revoke(invitation, "withdrawn")
@@ -249,16 +253,16 @@ def signing_code_send(*, raw: str) -> SigningInvitation:
         invitation.code_tries_left = CODE_TRIES
         invitation.code_sent_at = now
         invitation.codes_sent += 1
-        invitation.save(
-            update_fields=["code_hash", "code_expires_at", "code_tries_left", "code_sent_at", "codes_sent"]
-        )
+        invitation.save(update_fields=["code_hash", "code_expires_at", "code_tries_left", "code_sent_at", "codes_sent"])
         request = invitation.agreement.request
         email_queue(
             template="signature-code",
             to=[invitation.signer_email],
             request=request,
             from_email=settings.CONTRACTS_FROM_EMAIL,
-            context=email_context(request, code=code, valid_minutes=int(settings.SIGNING_CODE_VALID_FOR.total_seconds() // 60)),
+            context=email_context(
+                request, code=code, valid_minutes=int(settings.SIGNING_CODE_VALID_FOR.total_seconds() // 60)
+            ),
         )
     return invitation
 
@@ -302,7 +306,11 @@ def _code_problem(invitation: SigningInvitation, code: str, now) -> SigningRefus
         invitation.code_hash = ""
     invitation.save(update_fields=["code_tries_left", "code_hash"])
     left = invitation.code_tries_left
-    message = f"This code is not right: {left} tries left." if left else "This code is not right, and no tries are left: ask for a new code."
+    message = (
+        f"This code is not right: {left} tries left."
+        if left
+        else "This code is not right, and no tries are left: ask for a new code."
+    )
     return SigningRefused("code", message, tries_left=left)
 
 
@@ -339,7 +347,10 @@ def _sign(request: TenantRequest, invitation: SigningInvitation, signature: Sign
     agreement.signer_user_agent = signature.user_agent[:500]
     agreement.consent_version = settings.SIGNING_CONSENT_VERSION
     agreement.consent_text = CONSENT_TEXT.format(
-        brand=settings.PORTAL_BRAND, version=agreement.version, company=request.applicant.legal_name, email=invitation.signer_email
+        brand=settings.PORTAL_BRAND,
+        version=agreement.version,
+        company=request.applicant.legal_name,
+        email=invitation.signer_email,
     )
     document = signed_document(agreement=agreement, invitation=invitation)
     try:
@@ -402,8 +413,12 @@ def agreement_decline(*, raw: str, reason: str, ip: str | None = None) -> Tenant
                 template="signature-declined",
                 to=staff,
                 request=request,
-                context=email_context(request, reason=reason, signer_email=invitation.signer_email,
-                                 backoffice_url=absolute_url(reverse("backoffice:request", args=[request.pk]))),
+                context=email_context(
+                    request,
+                    reason=reason,
+                    signer_email=invitation.signer_email,
+                    backoffice_url=absolute_url(reverse("backoffice:request", args=[request.pk])),
+                ),
             )
     return request
 
@@ -416,7 +431,9 @@ def signature_remind(*, invitation_id: int) -> str:
     from portal.agreements.tasks import signature_remind as remind_task
 
     with transaction.atomic():
-        invitation = SigningInvitation.objects.select_for_update().select_related("agreement").filter(pk=invitation_id).first()
+        invitation = (
+            SigningInvitation.objects.select_for_update().select_related("agreement").filter(pk=invitation_id).first()
+        )
         if invitation is None or not invitation.is_live():
             return "no longer needed"
         request = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact").get(
@@ -460,7 +477,9 @@ def signature_expire(*, invitation_id: int) -> str:
         if timezone.now() < invitation.expires_at:
             return "not due"
         _revoke(invitation, "expired")
-        Agreement.objects.filter(pk=invitation.agreement_id, status=Agreement.Status.SENT).update(status=Agreement.Status.EXPIRED)
+        Agreement.objects.filter(pk=invitation.agreement_id, status=Agreement.Status.SENT).update(
+            status=Agreement.Status.EXPIRED
+        )
         if request.stage != Stage.AWAITING_SIGNATURE:
             return "link expired"
         pipeline.move(
@@ -470,8 +489,11 @@ def signature_expire(*, invitation_id: int) -> str:
             by_name="System (signature deadline)",
             why=f"The agreement was not signed by {_when(invitation.expires_at)}: the link expired and the request is back at To Validate.",
         )
-        context = email_context(request, expires_at=_when(invitation.expires_at),
-                           backoffice_url=absolute_url(reverse("backoffice:request", args=[request.pk])))
+        context = email_context(
+            request,
+            expires_at=_when(invitation.expires_at),
+            backoffice_url=absolute_url(reverse("backoffice:request", args=[request.pk])),
+        )
         email_queue(
             template="signature-expired",
             to=[invitation.signer_email],

@@ -23,14 +23,23 @@ from portal.onboarding.pipeline import IllegalMove
 
 
 def _dead(request: HttpRequest, error: LinkDead) -> HttpResponse:
-    return render(request, "agreements/link_dead.html", {"reason": str(error), "invitation": error.invitation}, status=410)
+    return render(
+        request, "agreements/link_dead.html", {"reason": str(error), "invitation": error.invitation}, status=410
+    )
 
 
 def _unknown(request: HttpRequest) -> HttpResponse:
     return render(request, "onboarding/link_unknown.html", status=404)
 
 
-def _page(request: HttpRequest, invitation: SigningInvitation, *, errors: dict | None = None, notice: str = "", status: int = 200):
+def _page(
+    request: HttpRequest,
+    invitation: SigningInvitation,
+    *,
+    errors: dict | None = None,
+    notice: str = "",
+    status: int = 200,
+):
     agreement = invitation.agreement
     return render(
         request,
@@ -145,7 +154,12 @@ def decline(request: HttpRequest, token: str) -> HttpResponse:
         except IllegalMove:
             return _dead(request, LinkDead(invitation))
         except SigningRefused as refusal:
-            return render(request, "agreements/decline.html", {"invitation": invitation, "error": str(refusal), "token": token}, status=400)
+            return render(
+                request,
+                "agreements/decline.html",
+                {"invitation": invitation, "error": str(refusal), "token": token},
+                status=400,
+            )
         return render(request, "agreements/declined.html", {"req": invitation.agreement.request})
     return render(request, "agreements/decline.html", {"invitation": invitation, "token": token})
 
@@ -164,12 +178,22 @@ def verify(request: HttpRequest) -> HttpResponse:
     size = int(request.META.get("CONTENT_LENGTH") or 0)
     limit_mb = settings.VERIFY_MAX_UPLOAD // (1024 * 1024)
     if size > settings.VERIFY_MAX_UPLOAD:
-        return render(request, "agreements/verify.html", {"error": f"This file is too large: a signed agreement is well under {limit_mb} MB."}, status=413)
+        return render(
+            request,
+            "agreements/verify.html",
+            {"error": f"This file is too large: a signed agreement is well under {limit_mb} MB."},
+            status=413,
+        )
     upload = request.FILES.get("file")
     if upload is None:
         return render(request, "agreements/verify.html", {"error": "Choose the PDF file to check."}, status=400)
     if upload.size > settings.VERIFY_MAX_UPLOAD:
-        return render(request, "agreements/verify.html", {"error": f"This file is too large: a signed agreement is well under {limit_mb} MB."}, status=413)
+        return render(
+            request,
+            "agreements/verify.html",
+            {"error": f"This file is too large: a signed agreement is well under {limit_mb} MB."},
+            status=413,
+        )
     data = upload.read()
     if not data.startswith(b"%PDF-"):
         return render(request, "agreements/verify.html", {"error": "This file is not a PDF."}, status=400)

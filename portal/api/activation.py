@@ -37,7 +37,16 @@ def activate(request, payload: PasswordIn, token: str = Path(..., max_length=200
     except ActivationLink.DoesNotExist:
         raise HttpError(404, "There is no activation link with this token.") from None
     except ActivationDead:
-        raise HttpError(410, "This activation link was used, expired or replaced: ask for a new one at /accounts/activation/.") from None
+        raise HttpError(
+            410, "This activation link was used, expired or replaced: ask for a new one at /accounts/activation/."
+        ) from None
     except ValidationError as error:
-        return Status(422, {"detail": [{"loc": ["body", "password"], "msg": message, "type": "weak_password"} for message in error.messages]})
+        return Status(
+            422,
+            {
+                "detail": [
+                    {"loc": ["body", "password"], "msg": message, "type": "weak_password"} for message in error.messages
+                ]
+            },
+        )
     return {"detail": "Your password is set: sign in to the portal.", "email": user.email}

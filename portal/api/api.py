@@ -11,7 +11,7 @@ api = NinjaAPI(
     title="Tenant onboarding portal API",
     version="1",
     description="Request a Microsoft tenant, follow it, and (for the reseller's staff) validate it. "
-    "Errors are JSON `{\"detail\": …}` with a 4xx status.",
+    'Errors are JSON `{"detail": …}` with a 4xx status.',
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",

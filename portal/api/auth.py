@@ -63,5 +63,5 @@ def require_staff(request) -> User:
     if not user.is_staff:
         raise HttpError(403, "This is for the reseller's staff.")
     if not staff_is_verified(user):
-        raise HttpError(403, "Staff must sign in with a TOTP code: ask for a token with \"otp\".")
+        raise HttpError(403, 'Staff must sign in with a TOTP code: ask for a token with "otp".')
     return user

@@ -61,7 +61,11 @@ def _form_data(payload: dict) -> dict:
 
 def _form_errors(form: TenantRequestForm) -> list[dict]:
     return [
-        {"loc": ["body", *FIELD_LOCATIONS.get(field, (field,))], "msg": str(error.message % (error.params or {})), "type": error.code or "invalid"}
+        {
+            "loc": ["body", *FIELD_LOCATIONS.get(field, (field,))],
+            "msg": str(error.message % (error.params or {})),
+            "type": error.code or "invalid",
+        }
         for field, errors in form.errors.as_data().items()
         for error in errors
     ]
@@ -81,7 +85,15 @@ def availability(request, prefix: str = Path(..., max_length=200)):
 
 @router.post(
     "/tenant-requests",
-    response={201: schemas.TenantRequestOut, 400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 409: schemas.Error, 422: schemas.Error, 429: schemas.Error},
+    response={
+        201: schemas.TenantRequestOut,
+        400: schemas.Error,
+        401: schemas.Error,
+        403: schemas.Error,
+        409: schemas.Error,
+        422: schemas.Error,
+        429: schemas.Error,
+    },
     auth=None,
     summary="Submit a tenant request (stored at To Validate; both contacts get a confirmation)",
 )
@@ -134,13 +146,21 @@ def _replay(scoped_key: str, body_hash: str):
     if record is None:
         return None
     if record.body_hash != body_hash:
-        raise HttpError(422, "This Idempotency-Key was already used with another body: use a new key for a new request.")
+        raise HttpError(
+            422, "This Idempotency-Key was already used with another body: use a new key for a new request."
+        )
     return Status(record.status_code, record.response)
 
 
 @router.get(
     "/tenant-requests/{request_id}",
-    response={200: schemas.TenantRequestOut, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
+    response={
+        200: schemas.TenantRequestOut,
+        401: schemas.Error,
+        403: schemas.Error,
+        404: schemas.Error,
+        422: schemas.Error,
+    },
     auth=SIGNED_IN,
     summary="A request with its stage and timeline (the request's company, or staff)",
 )

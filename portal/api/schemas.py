@@ -50,12 +50,18 @@ REQUEST_EXAMPLE = {
     },
     "tenant": {"domain_prefix": "brightwave", "display_name": "Brightwave", "country": "BE"},
     "technical_contact": {
-        "first_name": "Tess", "last_name": "Tech", "email": "tess@brightwave.example",
-        "phone": "+32478123456", "job_title": "IT manager",
+        "first_name": "Tess",
+        "last_name": "Tech",
+        "email": "tess@brightwave.example",
+        "phone": "+32478123456",
+        "job_title": "IT manager",
     },
     "commercial_contact": {
-        "first_name": "Carl", "last_name": "Commerce", "email": "carl@brightwave.example",
-        "phone": "+32478654321", "job_title": "CEO",
+        "first_name": "Carl",
+        "last_name": "Commerce",
+        "email": "carl@brightwave.example",
+        "phone": "+32478654321",
+        "job_title": "CEO",
     },
     "accept_terms": True,
 }
@@ -171,7 +177,12 @@ class TokenOut(Schema):
 NonBlankText = Annotated[
     Paragraph,
     StringConstraints(max_length=4000),
-    Field(json_schema_extra={"minLength": 1, "pattern": f"^{PARAGRAPH_CHARACTERS}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{PARAGRAPH_CHARACTERS}*$"}),
+    Field(
+        json_schema_extra={
+            "minLength": 1,
+            "pattern": f"^{PARAGRAPH_CHARACTERS}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{PARAGRAPH_CHARACTERS}*$",
+        }
+    ),
 ]
 
 

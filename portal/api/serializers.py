@@ -30,7 +30,9 @@ def request_summary(request: TenantRequest) -> dict:
     }
 
 
-def request_out(request: TenantRequest, entries: list[TimelineEntry] | None = None, *, for_customer: bool = False) -> dict:
+def request_out(
+    request: TenantRequest, entries: list[TimelineEntry] | None = None, *, for_customer: bool = False
+) -> dict:
     company = request.applicant
     if entries is None:
         entries = list(request.timeline.select_related("actor").order_by("seq"))
@@ -62,7 +64,9 @@ def request_out(request: TenantRequest, entries: list[TimelineEntry] | None = No
         },
         "technical_contact": contact_out(request.technical_contact),
         "commercial_contact": contact_out(request.commercial_contact),
-        "timeline": _customer_timeline(entries) if for_customer else [
+        "timeline": _customer_timeline(entries)
+        if for_customer
+        else [
             {
                 "seq": e.seq,
                 "at": e.at,
@@ -82,7 +86,14 @@ def _customer_timeline(entries: list[TimelineEntry]) -> list[dict]:
     public = timeline_for_customer(entries)
     kept = [e for e in entries if e.kind != TimelineEntry.Kind.NOTE]
     return [
-        {"seq": e.seq, "at": p.at, "kind": p.kind, "actor": p.actor_label, "from_stage": e.from_stage,
-         "to_stage": e.to_stage, "message": p.message}
+        {
+            "seq": e.seq,
+            "at": p.at,
+            "kind": p.kind,
+            "actor": p.actor_label,
+            "from_stage": e.from_stage,
+            "to_stage": e.to_stage,
+            "message": p.message,
+        }
         for e, p in zip(kept, public, strict=True)
     ]

@@ -72,7 +72,12 @@ def _invitation(token: str, *, opening: bool = False) -> SigningInvitation:
         raise HttpError(410, str(dead)) from None
 
 
-@router.get("/signing/{token}", response={200: SigningOut, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error}, auth=None, summary="The agreement behind a signing link")
+@router.get(
+    "/signing/{token}",
+    response={200: SigningOut, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error},
+    auth=None,
+    summary="The agreement behind a signing link",
+)
 def read(request, token: str = Token):
     invitation = _invitation(token, opening=True)
     agreement = invitation.agreement
@@ -85,7 +90,19 @@ def read(request, token: str = Token):
     }
 
 
-@router.post("/signing/{token}/code", response={202: schemas.Error, 400: schemas.Error, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error, 429: schemas.Error}, auth=None, summary="E-mail a one-time code to the signer")
+@router.post(
+    "/signing/{token}/code",
+    response={
+        202: schemas.Error,
+        400: schemas.Error,
+        404: schemas.Error,
+        410: schemas.Error,
+        422: schemas.Error,
+        429: schemas.Error,
+    },
+    auth=None,
+    summary="E-mail a one-time code to the signer",
+)
 def code(request, token: str = Token):
     rate_limit(request, "signing_code", emails=[_invitation(token).signer_email])
     try:
@@ -99,7 +116,19 @@ def code(request, token: str = Token):
     return Status(202, {"detail": f"A 6-digit code was e-mailed to {invitation.signer_email}."})
 
 
-@router.post("/signing/{token}", response={200: SignedOut, 400: CodeRefused, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error, 503: schemas.Error}, auth=None, summary="Sign the agreement")
+@router.post(
+    "/signing/{token}",
+    response={
+        200: SignedOut,
+        400: CodeRefused,
+        404: schemas.Error,
+        410: schemas.Error,
+        422: schemas.Error,
+        503: schemas.Error,
+    },
+    auth=None,
+    summary="Sign the agreement",
+)
 def sign(request, payload: SignIn, token: str = Token):
     _invitation(token)
     signature = Signature(
@@ -128,7 +157,12 @@ def sign(request, payload: SignIn, token: str = Token):
     }
 
 
-@router.get("/tenant-requests/{request_id}/agreement.pdf", response={200: None, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error}, auth=SIGNED_IN, summary="The sealed, signed agreement (PDF)")
+@router.get(
+    "/tenant-requests/{request_id}/agreement.pdf",
+    response={200: None, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
+    auth=SIGNED_IN,
+    summary="The sealed, signed agreement (PDF)",
+)
 def signed_pdf(request, request_id: int = RequestId) -> HttpResponse:
     if request.auth.is_staff:
         require_staff(request)

@@ -15,7 +15,14 @@ from portal.onboarding.stages import Stage
 
 router = Router(tags=["staff"], auth=SIGNED_IN)
 
-ERRORS = {400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 409: schemas.Error, 422: schemas.Error}
+ERRORS = {
+    400: schemas.Error,
+    401: schemas.Error,
+    403: schemas.Error,
+    404: schemas.Error,
+    409: schemas.Error,
+    422: schemas.Error,
+}
 
 
 class ListFilters(schemas.Schema):
@@ -24,7 +31,11 @@ class ListFilters(schemas.Schema):
     page_size: int = schemas.Field(50, ge=1, le=200)
 
 
-@router.get("/tenant-requests", response={200: schemas.Page, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error}, summary="Requests by stage, oldest wait first")
+@router.get(
+    "/tenant-requests",
+    response={200: schemas.Page, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
+    summary="Requests by stage, oldest wait first",
+)
 def list_requests(request, filters: Query[ListFilters]):
     require_staff(request)
     paginator = Paginator(staff_requests(stage=filters.stage), filters.page_size)
@@ -51,16 +62,28 @@ def _decide(request, action, request_id: int, **kwargs) -> dict:
     return request_out(tenant_request)
 
 
-@router.post("/tenant-requests/{request_id}/validate", response={200: schemas.TenantRequestOut, **ERRORS}, summary="Accept the information: the contract is prepared and sent")
+@router.post(
+    "/tenant-requests/{request_id}/validate",
+    response={200: schemas.TenantRequestOut, **ERRORS},
+    summary="Accept the information: the contract is prepared and sent",
+)
 def validate(request, request_id: int = RequestId):
     return _decide(request, request_validate, request_id)
 
 
-@router.post("/tenant-requests/{request_id}/reject", response={200: schemas.TenantRequestOut, **ERRORS}, summary="Reject with a reason; both contacts are told")
+@router.post(
+    "/tenant-requests/{request_id}/reject",
+    response={200: schemas.TenantRequestOut, **ERRORS},
+    summary="Reject with a reason; both contacts are told",
+)
 def reject(request, payload: schemas.ReasonIn, request_id: int = RequestId):
     return _decide(request, request_reject, request_id, reason=payload.reason)
 
 
-@router.post("/tenant-requests/{request_id}/request-changes", response={200: schemas.TenantRequestOut, **ERRORS}, summary="Ask the technical contact to correct the request")
+@router.post(
+    "/tenant-requests/{request_id}/request-changes",
+    response={200: schemas.TenantRequestOut, **ERRORS},
+    summary="Ask the technical contact to correct the request",
+)
 def request_changes(request, payload: schemas.MessageIn, request_id: int = RequestId):
     return _decide(request, request_ask_changes, request_id, message=payload.message)

@@ -16,7 +16,12 @@ from portal.core.tokens import token_new
 router = Router(tags=["authentication"])
 
 
-@router.post("/auth/token", response={201: schemas.TokenOut, 400: schemas.Error, 401: schemas.Error, 422: schemas.Error, 429: schemas.Error}, auth=None, summary="Exchange credentials for a bearer token")
+@router.post(
+    "/auth/token",
+    response={201: schemas.TokenOut, 400: schemas.Error, 401: schemas.Error, 422: schemas.Error, 429: schemas.Error},
+    auth=None,
+    summary="Exchange credentials for a bearer token",
+)
 def token(request, payload: schemas.TokenIn):
     rate_limit(request, "api_token", emails=[payload.email])
     email = payload.email.strip().lower()
@@ -33,7 +38,7 @@ def token(request, payload: schemas.TokenIn):
         if device is None:
             raise HttpError(401, "Staff must enrol an authenticator app first: sign in once in the browser.")
         if not code or not device.verify_token(code):
-            raise HttpError(401, "A valid TOTP code (\"otp\") is required for staff.")
+            raise HttpError(401, 'A valid TOTP code ("otp") is required for staff.')
         mfa_verified = True
     raw, hashed = token_new()
     created = ApiToken.objects.create(

@@ -11,7 +11,11 @@ urlpatterns = [
     path("requests/<int:pk>/reject/", views.reject, name="reject"),
     path("requests/<int:pk>/ask-changes/", views.ask_changes, name="ask_changes"),
     path("requests/<int:pk>/agreement-preview.pdf", views.agreement_preview, name="agreement_preview"),
-    path("requests/<int:pk>/agreements/<int:agreement_id>/<str:kind>.pdf", views.agreement_document, name="agreement_document"),
+    path(
+        "requests/<int:pk>/agreements/<int:agreement_id>/<str:kind>.pdf",
+        views.agreement_document,
+        name="agreement_document",
+    ),
     path("requests/<int:pk>/resend/", views.resend, name="resend"),
     path("requests/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
     path("requests/<int:pk>/provisioning/retry/", views.provisioning_retry_view, name="provisioning_retry"),

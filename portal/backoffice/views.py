@@ -93,7 +93,9 @@ def validate(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, request_reject, "Rejected: both contacts are told why.", reason=request.POST.get("reason", ""))
+    return _act(
+        request, pk, request_reject, "Rejected: both contacts are told why.", reason=request.POST.get("reason", "")
+    )
 
 
 @staff_required
@@ -137,13 +139,21 @@ def resend(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, agreement_withdraw, "Agreement withdrawn: the request is back at To Validate.", reason=request.POST.get("reason", ""))
+    return _act(
+        request,
+        pk,
+        agreement_withdraw,
+        "Agreement withdrawn: the request is back at To Validate.",
+        reason=request.POST.get("reason", ""),
+    )
 
 
 @staff_required
 @require_POST
 def provisioning_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, provisioning_retry, "Provisioning restarted.", domain_prefix=request.POST.get("domain_prefix", ""))
+    return _act(
+        request, pk, provisioning_retry, "Provisioning restarted.", domain_prefix=request.POST.get("domain_prefix", "")
+    )
 
 
 @staff_required
@@ -157,5 +167,7 @@ def provisioning_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 def activation_resend_view(request: HttpRequest, pk: int) -> HttpResponse:
     tenant_request = get_object_or_404(TenantRequest.objects.select_related("technical_contact"), pk=pk)
     activation_resend(email=tenant_request.technical_contact.email)
-    messages.success(request, "If the technical contact has not set a password yet, a new activation link is on its way.")
+    messages.success(
+        request, "If the technical contact has not set a password yet, a new activation link is on its way."
+    )
     return redirect("backoffice:request", pk=pk)

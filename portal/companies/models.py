@@ -4,8 +4,16 @@ from django.utils import timezone
 
 # What a company states about itself when it asks for a tenant; a request keeps its own copy of these.
 COMPANY_DETAILS = (
-    "legal_name", "vat_number", "registry_number", "address_line1", "address_line2",
-    "postal_code", "city", "country", "phone", "website",
+    "legal_name",
+    "vat_number",
+    "registry_number",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "country",
+    "phone",
+    "website",
 )
 
 

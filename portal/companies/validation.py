@@ -11,9 +11,7 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, 
 from stdnum.exceptions import ValidationError as StdnumError
 
 # EU member states (VIES answers for these), by ISO code; Greece's VAT prefix is EL.
-EU_COUNTRIES = frozenset(
-    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
-)
+EU_COUNTRIES = frozenset("AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split())
 VAT_PREFIX = {"GR": "EL"}
 _SEPARATORS = re.compile(r"[\s.\-/]")
 _PHONE_CHARACTERS = re.compile(r"^\+?[\d\s().\-/]+$")

@@ -33,7 +33,9 @@ def email_render(*, template: str, context: dict) -> tuple[str, str, str]:
     """Subject, text and HTML from templates/emails/<template>-subject.txt, -body.txt, -body.html."""
     context = {"brand": settings.PORTAL_BRAND, "support_email": settings.PORTAL_SUPPORT_EMAIL, **context}
     # A subject is plain text, not HTML: rendered without escaping, on one line (no header injection).
-    subject = " ".join(get_template(f"emails/{template}-subject.txt").template.render(Context(context, autoescape=False)).split())
+    subject = " ".join(
+        get_template(f"emails/{template}-subject.txt").template.render(Context(context, autoescape=False)).split()
+    )
     text = render_to_string(f"emails/{template}-body.txt", context)
     html = render_to_string(f"emails/{template}-body.html", context)
     return subject, text, html

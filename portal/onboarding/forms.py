@@ -96,7 +96,9 @@ class TenantRequestForm(PortalForm):
             field.widget.attrs.update(
                 {
                     "hx-post": check_url,
-                    "hx-trigger": "keyup changed delay:400ms, change" if name == "tenant_domain_prefix" else LIVE_CHECK_TRIGGER,
+                    "hx-trigger": "keyup changed delay:400ms, change"
+                    if name == "tenant_domain_prefix"
+                    else LIVE_CHECK_TRIGGER,
                     "hx-target": f"#check-{name}",
                     "hx-include": "closest form",
                     "hx-vals": f'{{"_field": "{name}"}}',
@@ -107,7 +109,9 @@ class TenantRequestForm(PortalForm):
         self.fields["tenant_domain_prefix"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
 
     def clean_tenant_domain_prefix(self) -> str:
-        availability = prefix_availability(self.cleaned_data["tenant_domain_prefix"], exclude_request_id=self.request_id)
+        availability = prefix_availability(
+            self.cleaned_data["tenant_domain_prefix"], exclude_request_id=self.request_id
+        )
         if not availability.checked:
             # Unknown is not refused: the request is taken and staff see the name checked before validating.
             # Only the live check (it names its field in "_field") says so, in place of "is available".
@@ -170,7 +174,9 @@ class TenantRequestForm(PortalForm):
         )
 
 
-def initial_from_company(company: Company, *, technical: Contact | None = None, commercial: Contact | None = None) -> dict:
+def initial_from_company(
+    company: Company, *, technical: Contact | None = None, commercial: Contact | None = None
+) -> dict:
     """Form values pre-filled from a company (a signed-in customer, or a request to correct)."""
     initial = {
         "company_legal_name": company.legal_name,

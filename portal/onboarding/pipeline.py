@@ -17,15 +17,21 @@ class IllegalMove(Exception):
         here = Stage(request.stage)
         super().__init__(
             f"Request #{request.pk} is {here.label}: it cannot move to {to.label}."
-            + (f" From {here.label} it can go to: {', '.join(sorted(s.label for s in MOVES[here]))}." if MOVES[here] else "")
+            + (
+                f" From {here.label} it can go to: {', '.join(sorted(s.label for s in MOVES[here]))}."
+                if MOVES[here]
+                else ""
+            )
         )
 
 
 def request_locked(request_id: int) -> TenantRequest:
     """The request, row-locked until the transaction ends, with what pages and e-mails show of it."""
-    return TenantRequest.objects.select_for_update().select_related(
-        "company", "technical_contact", "commercial_contact"
-    ).get(pk=request_id)
+    return (
+        TenantRequest.objects.select_for_update()
+        .select_related("company", "technical_contact", "commercial_contact")
+        .get(pk=request_id)
+    )
 
 
 def can_move(request: TenantRequest, to: Stage) -> bool:
@@ -75,4 +81,6 @@ def _links_close(request: TenantRequest, *, leaving: Stage) -> None:
         SigningInvitation.objects.filter(agreement__request=request, used_at=None, revoked_at=None).update(
             revoked_at=now, revoked_reason="withdrawn"
         )
-        Agreement.objects.filter(request=request, status=Agreement.Status.SENT).update(status=Agreement.Status.WITHDRAWN)
+        Agreement.objects.filter(request=request, status=Agreement.Status.SENT).update(
+            status=Agreement.Status.WITHDRAWN
+        )

@@ -42,9 +42,11 @@ def staff_requests(*, stage: str | None = None, query: str = "") -> QuerySet[Ten
     if stage:
         requests = requests.filter(stage=stage)
     if query:
-        requests = requests.filter(company_snapshot__legal_name__icontains=query) | requests.filter(
-            domain_prefix__icontains=query.lower()
-        ) | requests.filter(company_snapshot__vat_number__icontains=query.replace(" ", "").upper())
+        requests = (
+            requests.filter(company_snapshot__legal_name__icontains=query)
+            | requests.filter(domain_prefix__icontains=query.lower())
+            | requests.filter(company_snapshot__vat_number__icontains=query.replace(" ", "").upper())
+        )
     return requests
 
 
@@ -154,7 +156,11 @@ def timeline_for_customer(entries: list[TimelineEntry]) -> list[PublicEntry]:
     for entry in entries:
         if entry.kind == TimelineEntry.Kind.NOTE:
             continue
-        message = CUSTOMER_WORDING.get(entry.to_stage, entry.message) if entry.kind == TimelineEntry.Kind.STAGE else entry.message
+        message = (
+            CUSTOMER_WORDING.get(entry.to_stage, entry.message)
+            if entry.kind == TimelineEntry.Kind.STAGE
+            else entry.message
+        )
         actor = entry.actor_label if not (entry.actor and entry.actor.is_staff) else "Our team"
         public.append(PublicEntry(entry.at, entry.kind, actor, message))
     return public

@@ -149,9 +149,12 @@ def request_submit(*, data: RequestData, user: User | None = None) -> TenantRequ
             _vat_check_queue(request)
             _confirmations_queue(request)
     except IntegrityError as error:
-        if "prefix" in str(error).lower() or TenantRequest.objects.filter(
-            domain_prefix=data.domain_prefix
-        ).exclude(stage__in=[Stage.REJECTED, Stage.CANCELLED]).exists():
+        if (
+            "prefix" in str(error).lower()
+            or TenantRequest.objects.filter(domain_prefix=data.domain_prefix)
+            .exclude(stage__in=[Stage.REJECTED, Stage.CANCELLED])
+            .exists()
+        ):
             raise PrefixTaken(data.domain_prefix) from error
         raise
     return request
@@ -163,7 +166,9 @@ def request_validate(*, request_id: int, by: User) -> TenantRequest:
 
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
-        pipeline.move(request, to=Stage.AWAITING_SIGNATURE, by=by, why="Information validated: the contract is prepared.")
+        pipeline.move(
+            request, to=Stage.AWAITING_SIGNATURE, by=by, why="Information validated: the contract is prepared."
+        )
         Company.objects.filter(pk=request.company_id).update(**request.company_snapshot)
         agreement_send(request=request)
     return request
@@ -195,7 +200,9 @@ def request_ask_changes(*, request_id: int, by: User, message: str) -> TenantReq
     text_checked(message, multiline=True)
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
-        pipeline.move(request, to=Stage.CHANGES_REQUESTED, by=by, why=f"Changes requested: {message}", data={"message": message})
+        pipeline.move(
+            request, to=Stage.CHANGES_REQUESTED, by=by, why=f"Changes requested: {message}", data={"message": message}
+        )
         now = timezone.now()
         RequestLink.objects.filter(
             request=request, purpose=RequestLink.Purpose.CORRECTION, used_at=None, revoked_at=None
@@ -257,7 +264,8 @@ def request_correct(*, raw_token: str, data: RequestData) -> TenantRequest:
                 to=Stage.TO_VALIDATE,
                 by=None,
                 by_name=f"{request.technical_contact.full_name} <{request.technical_contact.email}> (correction link)",
-                why="Request corrected by the customer" + (f": {', '.join(changed)} changed." if changed else ", nothing changed."),
+                why="Request corrected by the customer"
+                + (f": {', '.join(changed)} changed." if changed else ", nothing changed."),
                 data={"changed": changed},
             )
             _vat_check_queue(request)
@@ -292,6 +300,7 @@ def request_record_vat_check(*, request_id: int, result: str, registered_name: s
         timeline_append(
             request=request,
             kind=TimelineEntry.Kind.NOTE,
-            message=f"VAT number {request.applicant.vat_number}: {label}" + (f" ({registered_name})" if registered_name else "."),
+            message=f"VAT number {request.applicant.vat_number}: {label}"
+            + (f" ({registered_name})" if registered_name else "."),
             data={"vat_check": result},
         )

@@ -146,9 +146,12 @@ def correct(request: HttpRequest, token: str) -> HttpResponse:
     tenant_request = _linked_request(request, token, RequestLink.Purpose.CORRECTION)
     if isinstance(tenant_request, HttpResponse):
         return tenant_request
-    message = tenant_request.timeline.filter(to_stage="changes_requested").order_by("-seq").values_list(
-        "data", flat=True
-    ).first()
+    message = (
+        tenant_request.timeline.filter(to_stage="changes_requested")
+        .order_by("-seq")
+        .values_list("data", flat=True)
+        .first()
+    )
     if request.method == "POST":
         try:
             rate_limit(request, "submit", emails=_contact_emails(request))

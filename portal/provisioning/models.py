@@ -10,9 +10,13 @@ class Tenant(models.Model):
     customer_id = models.CharField(max_length=64, unique=True, help_text="Microsoft's customer (tenant) id.")
     domain = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
-    agreement_accepted_at = models.DateTimeField(null=True, blank=True, help_text="Microsoft Customer Agreement recorded.")
+    agreement_accepted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Microsoft Customer Agreement recorded."
+    )
     admin_user = models.CharField(max_length=200, blank=True)
-    admin_secret = models.BinaryField(null=True, blank=True, help_text="Initial admin password, encrypted; wiped once shown.")
+    admin_secret = models.BinaryField(
+        null=True, blank=True, help_text="Initial admin password, encrypted; wiped once shown."
+    )
     admin_secret_shown_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

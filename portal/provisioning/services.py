@@ -71,7 +71,9 @@ def _profile(request: TenantRequest) -> CustomerProfile:
         phone=billing.phone,
         culture=settings.PROVISIONING_CULTURE,
         language=settings.PROVISIONING_LANGUAGE,
-        address=Address(company.address_line1, company.address_line2, company.postal_code, company.city, company.country),
+        address=Address(
+            company.address_line1, company.address_line2, company.postal_code, company.city, company.country
+        ),
     )
 
 
@@ -90,7 +92,9 @@ def _signer(request: TenantRequest) -> AgreementSigner:
 
 def tenant_provision(*, request_id: int) -> str:
     """One attempt: find or create the customer, record the agreement, then complete in one transaction."""
-    request = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact").get(pk=request_id)
+    request = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact").get(
+        pk=request_id
+    )
     if request.stage != Stage.PROVISIONING:
         return "not provisioning"
     if Tenant.objects.filter(request=request).exists():
@@ -131,7 +135,10 @@ def _attempt_failed(request_id: int, error: ProvisionerError) -> str:
         # before anyone hears of it. Provisioning Failed e-mails staff the reason now; their retry, once the
         # credential is fixed, starts a new attempt and nothing is lost.
         if not error.permanent and request.provisioning_attempts < settings.PROVISIONING_MAX_ATTEMPTS:
-            wait = max(backoff(request.provisioning_attempts, first=BACKOFF_FIRST, cap=BACKOFF_MAX), timedelta(seconds=error.retry_after or 0))
+            wait = max(
+                backoff(request.provisioning_attempts, first=BACKOFF_FIRST, cap=BACKOFF_MAX),
+                timedelta(seconds=error.retry_after or 0),
+            )
             provision_tenant.using(run_after=timezone.now() + wait).enqueue(request_id=request.pk)
             timeline_append(
                 request=request,
@@ -140,17 +147,31 @@ def _attempt_failed(request_id: int, error: ProvisionerError) -> str:
                 data={"code": error.code},
             )
             return "retry"
-        why = error.message if error.permanent else f"{error.message} (gave up after {request.provisioning_attempts} attempts)"
-        pipeline.move(request, to=Stage.PROVISIONING_FAILED, by=None, by_name="System (provisioning)",
-                      why=f"Provisioning failed: {why}", data={"code": error.code})
+        why = (
+            error.message
+            if error.permanent
+            else f"{error.message} (gave up after {request.provisioning_attempts} attempts)"
+        )
+        pipeline.move(
+            request,
+            to=Stage.PROVISIONING_FAILED,
+            by=None,
+            by_name="System (provisioning)",
+            why=f"Provisioning failed: {why}",
+            data={"code": error.code},
+        )
         staff = staff_addresses()
         if staff:
             email_queue(
                 template="provisioning-failed",
                 to=staff,
                 request=request,
-                context={"req": request, "company": request.applicant, "reason": why,
-                         "backoffice_url": absolute_url(reverse("backoffice:request", args=[request.pk]))},
+                context={
+                    "req": request,
+                    "company": request.applicant,
+                    "reason": why,
+                    "backoffice_url": absolute_url(reverse("backoffice:request", args=[request.pk])),
+                },
             )
     logger.warning("Provisioning of request %s failed: %s", request_id, why)
     return "failed"
@@ -180,8 +201,13 @@ def _complete(request_id: int, customer: Customer) -> None:
             data={"customer_id": tenant.customer_id},
         )
         _access_grant(request, tenant)
-        pipeline.move(request, to=Stage.COMPLETED, by=None, by_name="System (provisioning)",
-                      why=f"Registration completed: {tenant.domain} is ready.")
+        pipeline.move(
+            request,
+            to=Stage.COMPLETED,
+            by=None,
+            by_name="System (provisioning)",
+            why=f"Registration completed: {tenant.domain} is ready.",
+        )
 
 
 def _access_grant(request: TenantRequest, tenant: Tenant) -> None:
@@ -195,20 +221,37 @@ def _access_grant(request: TenantRequest, tenant: Tenant) -> None:
     if contact.user_id != user.pk:
         contact.user = user
         contact.save(update_fields=["user"])
-    context = {"req": request, "company": company, "tenant": tenant, "technical": contact,
-               "commercial": request.commercial_contact, "portal_url": absolute_url("/")}
+    context = {
+        "req": request,
+        "company": company,
+        "tenant": tenant,
+        "technical": contact,
+        "commercial": request.commercial_contact,
+        "portal_url": absolute_url("/"),
+    }
     if has_access:
-        email_queue(template="tenant-created", to=[contact.email], request=request, context={**context, "recipient": contact})
+        email_queue(
+            template="tenant-created", to=[contact.email], request=request, context={**context, "recipient": contact}
+        )
     else:
         raw, link = activation_link_new(user=user)
         email_queue(
             template="tenant-ready-activate",
             to=[contact.email],
             request=request,
-            context={**context, "recipient": contact, "activation_url": activation_url(raw), "expires_at": link.expires_at},
+            context={
+                **context,
+                "recipient": contact,
+                "activation_url": activation_url(raw),
+                "expires_at": link.expires_at,
+            },
         )
-    email_queue(template="registration-succeeded", to=[request.commercial_contact.email], request=request,
-                context={**context, "recipient": request.commercial_contact})
+    email_queue(
+        template="registration-succeeded",
+        to=[request.commercial_contact.email],
+        request=request,
+        context={**context, "recipient": request.commercial_contact},
+    )
 
 
 def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") -> TenantRequest:
@@ -263,6 +306,10 @@ def admin_credentials_reveal(*, tenant_id: int, user: User) -> tuple[str, str] |
         tenant.admin_secret_shown_at = timezone.now()
         tenant.save(update_fields=["admin_secret", "admin_secret_shown_at"])
         request = TenantRequest.objects.select_for_update().get(pk=tenant.request_id)
-        timeline_append(request=request, kind=TimelineEntry.Kind.NOTE, actor=user,
-                        message="Initial admin credentials shown once to the technical contact, then wiped.")
+        timeline_append(
+            request=request,
+            kind=TimelineEntry.Kind.NOTE,
+            actor=user,
+            message="Initial admin credentials shown once to the technical contact, then wiped.",
+        )
     return (tenant.admin_user, secret) if secret else None

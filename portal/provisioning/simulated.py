@@ -30,17 +30,23 @@ class SimulatedProvisioner:
     def _inject(self, prefix: str) -> None:
         failure = settings.SIMULATED_FAILURES.get(prefix)
         if failure == "unavailable":
-            raise ProvisionerUnavailable("Microsoft is throttling requests (simulated); trying again later.", code="throttled", retry_after=30)
+            raise ProvisionerUnavailable(
+                "Microsoft is throttling requests (simulated); trying again later.", code="throttled", retry_after=30
+            )
         if failure == "invalid_address":
-            raise ProvisionerError("Microsoft refused the company address (simulated): check street, postal code and city.", code="invalid_address")
+            raise ProvisionerError(
+                "Microsoft refused the company address (simulated): check street, postal code and city.",
+                code="invalid_address",
+            )
 
     def domain_available(self, *, prefix: str) -> bool:
         from portal.provisioning.models import SimulatedCustomer
 
         prefix = prefix.lower()
-        return prefix not in settings.SIMULATED_TAKEN_DOMAINS and not SimulatedCustomer.objects.filter(
-            domain=f"{prefix}.onmicrosoft.com"
-        ).exists()
+        return (
+            prefix not in settings.SIMULATED_TAKEN_DOMAINS
+            and not SimulatedCustomer.objects.filter(domain=f"{prefix}.onmicrosoft.com").exists()
+        )
 
     def customer_find(self, *, domain_prefix: str) -> Customer | None:
         from portal.provisioning.models import SimulatedCustomer
@@ -62,17 +68,28 @@ class SimulatedProvisioner:
         try:
             with transaction.atomic():
                 created = SimulatedCustomer.objects.create(
-                    customer_id=str(uuid.uuid4()), domain=domain, company_name=profile.company_name,
+                    customer_id=str(uuid.uuid4()),
+                    domain=domain,
+                    company_name=profile.company_name,
                     idempotency_key=idempotency_key,
                 )
         except IntegrityError:
             existing = SimulatedCustomer.objects.filter(idempotency_key=idempotency_key).first()
             if existing is None:
-                raise ProvisionerError(f"{domain} is already taken at Microsoft: choose another tenant name.", code="domain_taken") from None
+                raise ProvisionerError(
+                    f"{domain} is already taken at Microsoft: choose another tenant name.", code="domain_taken"
+                ) from None
             return Customer(id=existing.customer_id, domain=existing.domain)
-        return Customer(id=created.customer_id, domain=domain, admin_user=f"admin@{domain}", admin_password=secrets.token_urlsafe(12))
+        return Customer(
+            id=created.customer_id,
+            domain=domain,
+            admin_user=f"admin@{domain}",
+            admin_password=secrets.token_urlsafe(12),
+        )
 
-    def accept_customer_agreement(self, *, customer_id: str, signer: AgreementSigner, idempotency_key: str = "") -> None:
+    def accept_customer_agreement(
+        self, *, customer_id: str, signer: AgreementSigner, idempotency_key: str = ""
+    ) -> None:
         from portal.provisioning.models import SimulatedCustomer
 
         self._pause()

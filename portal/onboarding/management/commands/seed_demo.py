@@ -15,28 +15,85 @@ STAFF_EMAIL = "vera@reseller.example"
 CUSTOMER_EMAIL = "tess@brightwave.example"
 
 
-def _data(prefix: str, name: str, vat: str, city: str, postal: str, street: str, tech: tuple, comm: tuple) -> RequestData:
+def _data(
+    prefix: str, name: str, vat: str, city: str, postal: str, street: str, tech: tuple, comm: tuple
+) -> RequestData:
     def contact(person: tuple) -> ContactData:
         first, last, title, phone = person
         return ContactData(first, last, f"{first.lower()}@{prefix}.example", phone, title)
 
     return RequestData(
-        legal_name=name, vat_number=vat, registry_number=f"{vat[2:6]}.{vat[6:9]}.{vat[9:]}",
-        address_line1=street, address_line2="", postal_code=postal, city=city, country="BE",
-        phone="+3222222222", website=f"https://{prefix}.example", domain_prefix=prefix,
-        display_name=name.split()[0], tenant_country="BE", technical=contact(tech), commercial=contact(comm),
+        legal_name=name,
+        vat_number=vat,
+        registry_number=f"{vat[2:6]}.{vat[6:9]}.{vat[9:]}",
+        address_line1=street,
+        address_line2="",
+        postal_code=postal,
+        city=city,
+        country="BE",
+        phone="+3222222222",
+        website=f"https://{prefix}.example",
+        domain_prefix=prefix,
+        display_name=name.split()[0],
+        tenant_country="BE",
+        technical=contact(tech),
+        commercial=contact(comm),
     )
 
 
 DEMO = [
-    (_data("brightwave", "Brightwave Analytics BV", "BE0403170701", "Gent", "9000", "Korenmarkt 1",
-           ("Tess", "Tech", "IT manager", "+32478123456"), ("Carl", "Commerce", "CEO", "+32478654321")), None),
-    (_data("dunecargo", "Dune Cargo NV", "BE0202239951", "Antwerpen", "2000", "Meir 12",
-           ("Theo", "Verstraete", "System engineer", "+32470111222"), ("Cora", "Peeters", "CFO", "+32470333444")), "validate"),
-    (_data("lumenlegal", "Lumen Legal SRL", "BE0417497106", "Bruxelles", "1000", "Rue Neuve 5",
-           ("Lina", "Dubois", "Office manager", "+32471222333"), ("Lina", "Dubois", "Office manager", "+32471222333")), "changes"),
-    (_data("quillbakery", "Quill Bakery BV", "BE0878065378", "Leuven", "3000", "Bondgenotenlaan 20",
-           ("Quinn", "Maes", "Owner", "+32472444555"), ("Quinn", "Maes", "Owner", "+32472444555")), "reject"),
+    (
+        _data(
+            "brightwave",
+            "Brightwave Analytics BV",
+            "BE0403170701",
+            "Gent",
+            "9000",
+            "Korenmarkt 1",
+            ("Tess", "Tech", "IT manager", "+32478123456"),
+            ("Carl", "Commerce", "CEO", "+32478654321"),
+        ),
+        None,
+    ),
+    (
+        _data(
+            "dunecargo",
+            "Dune Cargo NV",
+            "BE0202239951",
+            "Antwerpen",
+            "2000",
+            "Meir 12",
+            ("Theo", "Verstraete", "System engineer", "+32470111222"),
+            ("Cora", "Peeters", "CFO", "+32470333444"),
+        ),
+        "validate",
+    ),
+    (
+        _data(
+            "lumenlegal",
+            "Lumen Legal SRL",
+            "BE0417497106",
+            "Bruxelles",
+            "1000",
+            "Rue Neuve 5",
+            ("Lina", "Dubois", "Office manager", "+32471222333"),
+            ("Lina", "Dubois", "Office manager", "+32471222333"),
+        ),
+        "changes",
+    ),
+    (
+        _data(
+            "quillbakery",
+            "Quill Bakery BV",
+            "BE0878065378",
+            "Leuven",
+            "3000",
+            "Bondgenotenlaan 20",
+            ("Quinn", "Maes", "Owner", "+32472444555"),
+            ("Quinn", "Maes", "Owner", "+32472444555"),
+        ),
+        "reject",
+    ),
 ]
 
 
@@ -58,7 +115,11 @@ class Command(BaseCommand):
                 if action == "validate":
                     request_validate(request_id=request.pk, by=staff)
                 elif action == "changes":
-                    request_ask_changes(request_id=request.pk, by=staff, message="Please give the full registered address, with the building number.")
+                    request_ask_changes(
+                        request_id=request.pk,
+                        by=staff,
+                        message="Please give the full registered address, with the building number.",
+                    )
                 elif action == "reject":
                     request_reject(request_id=request.pk, by=staff, reason="The VAT number belongs to another company.")
             if not User.objects.filter(email=CUSTOMER_EMAIL).exists():
