@@ -17,7 +17,8 @@ class SignInForm(PortalForm):
         self.user: User | None = None
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "email" in data and "password" in data:
             email = data["email"].lower()
             if len(email) <= 254:
@@ -45,7 +46,8 @@ class ActivationForm(PortalForm):
     password2 = forms.CharField(label="Repeat it", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("password1") and data.get("password2") and data["password1"] != data["password2"]:
             self.add_error("password2", "The two passwords differ.")
         return data

@@ -7,7 +7,7 @@ class InvitationInline(admin.TabularInline):
     model = SigningInvitation
     extra = 0
     can_delete = False
-    fields = [
+    fields = readonly_fields = (
         "signer_email",
         "created_at",
         "expires_at",
@@ -16,8 +16,7 @@ class InvitationInline(admin.TabularInline):
         "revoked_at",
         "revoked_reason",
         "reminders_sent",
-    ]
-    readonly_fields = fields
+    )
 
 
 @admin.register(Agreement)

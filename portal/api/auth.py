@@ -25,7 +25,7 @@ class BearerToken(HttpBearer):
         user = found.user
         # The token recorded at issue whether the second factor was passed; the OTP middleware never sees a
         # bearer request, so the user answers django-otp's question from the token itself.
-        user.is_verified = lambda: found.mfa_verified  # type: ignore[method-assign]
+        user.is_verified = lambda: found.mfa_verified  # type: ignore[attr-defined]
         return user
 
 

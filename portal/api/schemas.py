@@ -68,7 +68,7 @@ REQUEST_EXAMPLE = {
 
 
 class TenantRequestIn(Schema):
-    model_config = ConfigDict(json_schema_extra={"examples": [REQUEST_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [REQUEST_EXAMPLE]})  # type: ignore[list-item]
 
     company: CompanyIn
     tenant: TenantIn

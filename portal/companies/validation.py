@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -45,7 +46,7 @@ def vat_normalise(raw: str, country: str) -> Vat:
             )
         value = value[2:]
     if country in EU_COUNTRIES:
-        module = eu_vat
+        module: Any = eu_vat
         number = prefix + value
     else:
         module = get_cc_module(country.lower(), "vat") if country.isalpha() and len(country) == 2 else None

@@ -13,13 +13,13 @@ class CaptureBackend(BaseEmailBackend):
         for message in email_messages:
             html = ""
             if isinstance(message, EmailMultiAlternatives):
-                html = next((alt.content for alt in message.alternatives if alt.mimetype == "text/html"), "")
+                html = next((str(content) for content, mimetype in message.alternatives if mimetype == "text/html"), "")
             mime = message.message()
             CapturedEmail.objects.create(
                 message_id=str(mime["Message-ID"] or ""),
                 from_email=message.from_email,
                 to=list(message.to),
-                subject=message.subject,
+                subject=str(message.subject),
                 body_text=str(message.body),
                 body_html=str(html),
                 raw=mime.as_string(),

@@ -7,8 +7,7 @@ class TimelineInline(admin.TabularInline):
     model = TimelineEntry
     extra = 0
     can_delete = False
-    fields = ["seq", "at", "kind", "actor_label", "from_stage", "to_stage", "message"]
-    readonly_fields = fields
+    fields = readonly_fields = ("seq", "at", "kind", "actor_label", "from_stage", "to_stage", "message")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

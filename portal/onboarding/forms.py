@@ -123,7 +123,8 @@ class TenantRequestForm(PortalForm):
         return availability.prefix
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         country = data.get("company_country", "")
         if country and "company_vat_number" in data:
             try:
@@ -178,7 +179,7 @@ def initial_from_company(
     company: Company, *, technical: Contact | None = None, commercial: Contact | None = None
 ) -> dict:
     """Form values pre-filled from a company (a signed-in customer, or a request to correct)."""
-    initial = {
+    initial: dict[str, str | bool] = {
         "company_legal_name": company.legal_name,
         "company_vat_number": company.vat_number,
         "company_address_line1": company.address_line1,
