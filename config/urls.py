@@ -5,7 +5,7 @@ from django_otp.admin import OTPAdminSite
 
 from portal.accounts import views as account_views
 from portal.api.api import api
-from portal.core import views as core_views
+from portal.companies import views as company_views
 from portal.notifications import views as mailbox
 
 if settings.STAFF_REQUIRE_MFA:
@@ -14,8 +14,8 @@ if settings.STAFF_REQUIRE_MFA:
 admin.site.site_header = f"{settings.PORTAL_BRAND} portal administration"
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
-    path("tenants/<int:pk>/admin-account/", core_views.tenant_admin_reveal, name="tenant_admin_reveal"),
+    path("", company_views.home, name="home"),
+    path("tenants/<int:pk>/admin-account/", company_views.tenant_admin_reveal, name="tenant_admin_reveal"),
     path("", include("portal.onboarding.urls")),
     path("", include("portal.agreements.urls")),
     path("accounts/", include("portal.accounts.urls")),

@@ -13,7 +13,7 @@ from portal.accounts.services import activation_link_new, activation_url
 from portal.agreements.models import Agreement
 from portal.companies.models import Membership
 from portal.core.retry import backoff
-from portal.core.sealed_box import open_text, seal_text
+from portal.core.sealed_box import seal_text
 from portal.core.text import text_checked
 from portal.notifications.services import absolute_url, email_queue, staff_addresses
 from portal.onboarding import pipeline
@@ -293,23 +293,3 @@ def provisioning_cancel(*, request_id: int, by: User, reason: str) -> TenantRequ
         reason = text_checked(reason.strip(), multiline=True) or "by staff"
         pipeline.move(request, to=Stage.CANCELLED, by=by, why=f"Cancelled: {reason}")
     return request
-
-
-def admin_credentials_reveal(*, tenant_id: int, user: User) -> tuple[str, str] | None:
-    """The tenant's initial admin credentials, once, to a user of the company; wiped as they are shown."""
-    with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().filter(pk=tenant_id, company__memberships__user=user).first()
-        if tenant is None or not tenant.admin_secret:
-            return None
-        secret = open_text(tenant.admin_secret)
-        tenant.admin_secret = None
-        tenant.admin_secret_shown_at = timezone.now()
-        tenant.save(update_fields=["admin_secret", "admin_secret_shown_at"])
-        request = TenantRequest.objects.select_for_update().get(pk=tenant.request_id)
-        timeline_append(
-            request=request,
-            kind=TimelineEntry.Kind.NOTE,
-            actor=user,
-            message="Initial admin credentials shown once to the technical contact, then wiped.",
-        )
-    return (tenant.admin_user, secret) if secret else None

@@ -6,8 +6,8 @@ from django.views.decorators.http import require_POST
 
 from portal.accounts.forms import SignInForm
 from portal.accounts.models import User
+from portal.companies.services import tenant_credentials_reveal
 from portal.onboarding.selectors import requests_visible_to
-from portal.provisioning.services import admin_credentials_reveal
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -25,7 +25,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def tenant_admin_reveal(request: HttpRequest, pk: int) -> HttpResponse:
     """The tenant's initial admin account, shown once to a user of the company, then wiped."""
     assert isinstance(request.user, User)  # login_required
-    credentials = admin_credentials_reveal(tenant_id=pk, user=request.user)
+    credentials = tenant_credentials_reveal(tenant_id=pk, user=request.user)
     if credentials is None:
         messages.info(request, "There is no administrator account to show: it was already shown once.")
         return redirect("home")
