@@ -2,6 +2,7 @@
 
 import email
 import email.policy
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -13,10 +14,12 @@ from django.core.management import call_command
 
 from config.env import parse_email_url
 from portal.accounts.models import User
+from portal.agreements.services import Signature, agreement_sign, signing_code_send
 from portal.companies.models import Membership
 from portal.core.ratelimit import LIMITS
 from portal.onboarding.forms import ContactData, RequestData
-from portal.onboarding.services import request_submit
+from portal.onboarding.services import request_submit, request_validate
+from tests.fake_partner_center import fake_partner_center  # noqa: F401 (the fixture, for every test module)
 
 
 @dataclass
@@ -211,3 +214,49 @@ def _rate_limits_out_of_reach(settings):
 def _development_seal(settings):
     """Tests seal with the self-signed development certificate (made once under var/)."""
     settings.SEAL_ALLOW_DEV_CERT = True
+
+
+CARL = "carl@brightwave.example"
+
+
+def signing_token(inbox) -> str:
+    """The token of the newest signing link e-mailed to Carl."""
+    contract = [m for m in inbox.to(CARL) if "please sign online" in str(m["Subject"])][-1]
+    text = contract.get_body(("plain",)).get_content()
+    return re.search(r"/sign/([A-Za-z0-9_\-]+)/", text).group(1)
+
+
+def latest_code(inbox) -> str:
+    message = [m for m in inbox.to(CARL) if str(m["Subject"]).startswith("Your signing code")][-1]
+    return re.search(r"(\d{6})", str(message["Subject"])).group(1)
+
+
+@pytest.fixture
+def awaiting(smtp_server, worker, vera):
+    """Brightwave's request, validated by Vera: the contract is in Carl's mailbox."""
+    request = request_submit(data=request_data())
+    request_validate(request_id=request.pk, by=vera)
+    worker()
+    return request
+
+
+def sign(request, inbox, worker):
+    """Carl signs the agreement of a validated request, as the signing page does."""
+    token = signing_token(inbox)
+    signing_code_send(raw=token)
+    worker()
+    agreement_sign(
+        raw=token, signature=Signature("Carl Commerce", "CEO", True, latest_code(inbox), "127.0.0.1", "test")
+    )
+
+
+@pytest.fixture
+def signed(smtp_server, worker, vera):
+    """Brightwave's agreement, signed: the request is at Provisioning, its job queued."""
+    request = request_submit(data=request_data())
+    request_validate(request_id=request.pk, by=vera)
+    worker()
+    sign(request, smtp_server, worker)
+    request.refresh_from_db()
+    assert request.stage == "provisioning"
+    return request

@@ -15,32 +15,11 @@ from portal.agreements.services import signature_expire
 from portal.core.tokens import token_hash
 from portal.notifications.models import OutboundEmail
 from portal.onboarding.models import TimelineEntry
-from portal.onboarding.services import request_submit, request_validate
-from tests.conftest import request_data
+from portal.onboarding.services import request_validate
+from tests.conftest import latest_code, signing_token
 
 CARL = "carl@brightwave.example"
 TESS = "tess@brightwave.example"
-
-
-def signing_token(inbox) -> str:
-    """The token of the newest signing link e-mailed to Carl."""
-    contract = [m for m in inbox.to(CARL) if "please sign online" in str(m["Subject"])][-1]
-    text = contract.get_body(("plain",)).get_content()
-    return re.search(r"/sign/([A-Za-z0-9_\-]+)/", text).group(1)
-
-
-def latest_code(inbox) -> str:
-    message = [m for m in inbox.to(CARL) if str(m["Subject"]).startswith("Your signing code")][-1]
-    return re.search(r"(\d{6})", str(message["Subject"])).group(1)
-
-
-@pytest.fixture
-def awaiting(smtp_server, worker, vera):
-    """Brightwave's request, validated by Vera: the contract is in Carl's mailbox."""
-    request = request_submit(data=request_data())
-    request_validate(request_id=request.pk, by=vera)
-    worker()
-    return request
 
 
 def sign_via_api(client, inbox, worker, token, *, code=None):

@@ -89,7 +89,7 @@ def test_carl_signs_on_his_phone(page, live_server, smtp_server, worker, vera):
 @pytest.fixture
 def activation_path(live_server, smtp_server, worker, vera) -> str:
     """Brightwave's tenant is created (before the browser starts: sealing runs its own event loop)."""
-    from tests.test_provisioning import sign
+    from tests.conftest import sign
 
     request = request_submit(data=request_data())
     request_validate(request_id=request.pk, by=vera)

@@ -14,7 +14,7 @@ from django.template import Context, Template
 
 from portal.accounts.models import User
 from portal.core.tokens import token_new
-from tests.test_agreement import awaiting, signing_token  # noqa: F401
+from tests.conftest import signing_token
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -180,7 +180,7 @@ def violations_page(monkeypatch):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_nothing_is_refused_in_the_browser(live_server, awaiting, smtp_server, violations_page):  # noqa: F811
+def test_nothing_is_refused_in_the_browser(live_server, awaiting, smtp_server, violations_page):
     """The request form with its live checks, sign-in, the admin, the API docs and the signing page."""
     page, expect, refused = violations_page
     token = signing_token(smtp_server)

@@ -15,7 +15,7 @@ from portal.provisioning.base import (
     get_provisioner,
 )
 from portal.provisioning.partner_center import PartnerCenterProvisioner
-from tests.fake_partner_center import API_SCOPE, MCA_TEMPLATE_ID, fake_partner_center  # noqa: F401
+from tests.fake_partner_center import API_SCOPE, MCA_TEMPLATE_ID
 
 
 def profile(prefix: str = "brightwave", country: str = "BE", **overrides) -> CustomerProfile:
@@ -66,14 +66,14 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def pc(fake_partner_center, sleeps, clock) -> PartnerCenterProvisioner:  # noqa: F811
+def pc(fake_partner_center, sleeps, clock) -> PartnerCenterProvisioner:
     return PartnerCenterProvisioner(sleep=sleeps.append, clock=clock)
 
 
 # Availability and lookup
 
 
-def test_a_free_prefix_is_available_and_a_taken_one_is_not(pc, fake_partner_center):  # noqa: F811
+def test_a_free_prefix_is_available_and_a_taken_one_is_not(pc, fake_partner_center):
     fake_partner_center.taken_domains.add("contoso.onmicrosoft.com")
     assert pc.domain_available(prefix="brightwave") is True
     assert pc.domain_available(prefix="contoso") is False
@@ -86,13 +86,13 @@ def test_a_free_prefix_is_available_and_a_taken_one_is_not(pc, fake_partner_cent
     ]
 
 
-def test_the_settings_select_this_provisioner(fake_partner_center):  # noqa: F811
+def test_the_settings_select_this_provisioner(fake_partner_center):
     provisioner = get_provisioner()
     assert isinstance(provisioner, PartnerCenterProvisioner)
     assert provisioner.domain_available(prefix="brightwave") is True
 
 
-def test_customer_find_picks_the_exact_domain_among_similar_ones(pc, fake_partner_center):  # noqa: F811
+def test_customer_find_picks_the_exact_domain_among_similar_ones(pc, fake_partner_center):
     for prefix in ("brightwave2", "brightwaveeu"):
         pc.create_customer(profile=profile(prefix), idempotency_key=f"key-{prefix}")
     created = pc.create_customer(profile=profile("brightwave"), idempotency_key="key-brightwave")
@@ -108,7 +108,7 @@ def test_customer_find_picks_the_exact_domain_among_similar_ones(pc, fake_partne
     assert listing.query["size"] == ["100"]
 
 
-def test_customer_find_answers_none_for_an_unknown_domain(pc, fake_partner_center):  # noqa: F811
+def test_customer_find_answers_none_for_an_unknown_domain(pc, fake_partner_center):
     fake_partner_center.taken_domains.add("contoso.onmicrosoft.com")  # exists at Microsoft, but not ours
     assert pc.customer_find(domain_prefix="contoso") is None
 
@@ -116,7 +116,7 @@ def test_customer_find_answers_none_for_an_unknown_domain(pc, fake_partner_cente
 # Creating a customer
 
 
-def test_create_customer_returns_its_id_and_first_admin_and_creates_exactly_one(pc, fake_partner_center):  # noqa: F811
+def test_create_customer_returns_its_id_and_first_admin_and_creates_exactly_one(pc, fake_partner_center):
     customer = pc.create_customer(profile=profile(), idempotency_key="request-42")
 
     assert len(fake_partner_center.customers) == 1
@@ -150,7 +150,7 @@ def test_create_customer_returns_its_id_and_first_admin_and_creates_exactly_one(
     assert pc.customer_find(domain_prefix="brightwave").id == customer.id
 
 
-def test_creating_again_with_the_same_key_gives_the_same_customer(pc, fake_partner_center):  # noqa: F811
+def test_creating_again_with_the_same_key_gives_the_same_customer(pc, fake_partner_center):
     first = pc.create_customer(profile=profile(), idempotency_key="request-42")
     again = PartnerCenterProvisioner(sleep=lambda s: None).create_customer(
         profile=profile(), idempotency_key="request-42"
@@ -162,7 +162,7 @@ def test_creating_again_with_the_same_key_gives_the_same_customer(pc, fake_partn
     assert posts[0].headers["ms-correlationid"] != posts[1].headers["ms-correlationid"]  # new for every call
 
 
-def test_a_lost_answer_is_retried_without_creating_a_second_customer(pc, fake_partner_center, sleeps):  # noqa: F811
+def test_a_lost_answer_is_retried_without_creating_a_second_customer(pc, fake_partner_center, sleeps):
     fake_partner_center.fail_next("/v1/customers", 503, method="POST", after_processing=True)
 
     customer = pc.create_customer(profile=profile(), idempotency_key="request-42")
@@ -173,7 +173,7 @@ def test_a_lost_answer_is_retried_without_creating_a_second_customer(pc, fake_pa
     assert len(sleeps) == 1
 
 
-def test_a_customer_made_by_an_earlier_attempt_with_other_details_is_found_not_duplicated(pc, fake_partner_center):  # noqa: F811
+def test_a_customer_made_by_an_earlier_attempt_with_other_details_is_found_not_duplicated(pc, fake_partner_center):
     first = pc.create_customer(profile=profile(), idempotency_key="request-42")
     corrected = profile(address=Address("Korenmarkt 2", "bus 3", "9000", "Gent", "BE"))
 
@@ -183,7 +183,7 @@ def test_a_customer_made_by_an_earlier_attempt_with_other_details_is_found_not_d
     assert len(fake_partner_center.customers) == 1
 
 
-def test_a_domain_taken_by_someone_else_is_a_permanent_error_in_plain_words(pc, fake_partner_center):  # noqa: F811
+def test_a_domain_taken_by_someone_else_is_a_permanent_error_in_plain_words(pc, fake_partner_center):
     fake_partner_center.taken_domains.add("contoso")
 
     with pytest.raises(ProvisionerError) as refused:
@@ -196,7 +196,7 @@ def test_a_domain_taken_by_someone_else_is_a_permanent_error_in_plain_words(pc, 
     assert fake_partner_center.customers == []
 
 
-def test_an_invalid_address_is_refused_with_microsofts_reason(pc, fake_partner_center):  # noqa: F811
+def test_an_invalid_address_is_refused_with_microsofts_reason(pc, fake_partner_center):
     fake_partner_center.invalid_address_countries.add("BE")
 
     with pytest.raises(ProvisionerError) as refused:
@@ -210,7 +210,7 @@ def test_an_invalid_address_is_refused_with_microsofts_reason(pc, fake_partner_c
     assert "Check street, postal code, city and country." in error.message
 
 
-def test_a_registration_number_microsoft_does_not_take_is_left_out(pc, fake_partner_center):  # noqa: F811
+def test_a_registration_number_microsoft_does_not_take_is_left_out(pc, fake_partner_center):
     fake_partner_center.registration_number_countries = {"AM", "HU", "UA"}
 
     customer = pc.create_customer(profile=profile(), idempotency_key="request-42")
@@ -221,7 +221,7 @@ def test_a_registration_number_microsoft_does_not_take_is_left_out(pc, fake_part
     assert "organizationRegistrationNumber" not in second
 
 
-def test_other_refusals_quote_microsoft(pc, fake_partner_center):  # noqa: F811
+def test_other_refusals_quote_microsoft(pc, fake_partner_center):
     fake_partner_center.fail_next(
         "/v1/customers",
         400,
@@ -243,7 +243,7 @@ def test_other_refusals_quote_microsoft(pc, fake_partner_center):  # noqa: F811
 # The Microsoft Customer Agreement
 
 
-def test_accepting_the_agreement_sends_the_signer_and_the_current_template(pc, fake_partner_center):  # noqa: F811
+def test_accepting_the_agreement_sends_the_signer_and_the_current_template(pc, fake_partner_center):
     customer = pc.create_customer(profile=profile(), idempotency_key="request-42")
 
     pc.accept_customer_agreement(customer_id=customer.id, signer=signer())
@@ -265,7 +265,7 @@ def test_accepting_the_agreement_sends_the_signer_and_the_current_template(pc, f
 
 
 @pytest.mark.parametrize("duplicate_status", [None, 409, 400])
-def test_an_agreement_already_recorded_is_not_an_error(pc, fake_partner_center, duplicate_status):  # noqa: F811
+def test_an_agreement_already_recorded_is_not_an_error(pc, fake_partner_center, duplicate_status):
     fake_partner_center.agreement_duplicate_status = duplicate_status
     customer = pc.create_customer(profile=profile(), idempotency_key="request-42")
     pc.accept_customer_agreement(customer_id=customer.id, signer=signer())
@@ -288,7 +288,7 @@ def test_an_agreement_for_an_unknown_customer_is_refused_clearly(pc):
 # Passing failures: throttling, 5xx, network
 
 
-def test_throttling_is_waited_out_as_retry_after_says(pc, fake_partner_center, sleeps):  # noqa: F811
+def test_throttling_is_waited_out_as_retry_after_says(pc, fake_partner_center, sleeps):
     fake_partner_center.fail_next("/v1/customers", 429, retry_after=7, times=2, method="POST")
 
     customer = pc.create_customer(profile=profile(), idempotency_key="request-42")
@@ -299,7 +299,7 @@ def test_throttling_is_waited_out_as_retry_after_says(pc, fake_partner_center, s
     assert customer.id == fake_partner_center.customers[0]["id"]
 
 
-def test_a_server_error_is_retried_after_a_short_back_off(pc, fake_partner_center, sleeps):  # noqa: F811
+def test_a_server_error_is_retried_after_a_short_back_off(pc, fake_partner_center, sleeps):
     fake_partner_center.fail_next("/v1/domains/", 500)
 
     assert pc.domain_available(prefix="brightwave") is True
@@ -311,14 +311,14 @@ def test_a_server_error_is_retried_after_a_short_back_off(pc, fake_partner_cente
     assert heads[0].headers["ms-correlationid"] != heads[1].headers["ms-correlationid"]
 
 
-def test_a_dropped_connection_is_retried(pc, fake_partner_center, sleeps):  # noqa: F811
+def test_a_dropped_connection_is_retried(pc, fake_partner_center, sleeps):
     fake_partner_center.fail_next("/v1/customers", drop=True, method="POST")
     pc.create_customer(profile=profile(), idempotency_key="request-42")
     assert len(sleeps) == 1
     assert len(fake_partner_center.customers) == 1
 
 
-def test_back_off_grows_and_too_many_server_errors_make_microsoft_unavailable(pc, fake_partner_center, sleeps):  # noqa: F811
+def test_back_off_grows_and_too_many_server_errors_make_microsoft_unavailable(pc, fake_partner_center, sleeps):
     fake_partner_center.fail_next("/v1/customers", 503, times=50, method="POST")
 
     with pytest.raises(ProvisionerUnavailable) as unavailable:
@@ -335,7 +335,7 @@ def test_back_off_grows_and_too_many_server_errors_make_microsoft_unavailable(pc
     assert fake_partner_center.customers == []
 
 
-def test_the_number_of_retries_is_a_setting(fake_partner_center, settings, sleeps):  # noqa: F811
+def test_the_number_of_retries_is_a_setting(fake_partner_center, settings, sleeps):
     settings.PARTNER_CENTER_MAX_RETRIES = 1
     pc = PartnerCenterProvisioner(sleep=sleeps.append)
     fake_partner_center.fail_next("/v1/domains/", 502, times=5)
@@ -344,7 +344,7 @@ def test_the_number_of_retries_is_a_setting(fake_partner_center, settings, sleep
     assert len(fake_partner_center.api_requests("HEAD")) == 2
 
 
-def test_a_retry_after_longer_than_the_longest_wait_gives_up_at_once(pc, fake_partner_center, sleeps, settings):  # noqa: F811
+def test_a_retry_after_longer_than_the_longest_wait_gives_up_at_once(pc, fake_partner_center, sleeps, settings):
     fake_partner_center.fail_next("/v1/customers", 429, retry_after=600, method="POST")
 
     with pytest.raises(ProvisionerUnavailable) as unavailable:
@@ -374,7 +374,7 @@ def test_nothing_listening_is_unavailable(settings, sleeps):
 # Tokens and credentials
 
 
-def test_the_token_is_fetched_once_and_renewed_before_it_expires(pc, fake_partner_center, clock):  # noqa: F811
+def test_the_token_is_fetched_once_and_renewed_before_it_expires(pc, fake_partner_center, clock):
     pc.domain_available(prefix="one")
     pc.domain_available(prefix="two")
     assert len(fake_partner_center.token_requests) == 1
@@ -391,7 +391,7 @@ def test_the_token_is_fetched_once_and_renewed_before_it_expires(pc, fake_partne
     assert len(tokens) == 2
 
 
-def test_a_refresh_token_selects_app_plus_user_authentication(pc, fake_partner_center, settings, sleeps):  # noqa: F811
+def test_a_refresh_token_selects_app_plus_user_authentication(pc, fake_partner_center, settings, sleeps):
     settings.PARTNER_CENTER_REFRESH_TOKEN = fake_partner_center.refresh_token
     user = PartnerCenterProvisioner(sleep=sleeps.append)
     customer = user.create_customer(profile=profile(), idempotency_key="request-42")
@@ -402,7 +402,7 @@ def test_a_refresh_token_selects_app_plus_user_authentication(pc, fake_partner_c
     assert grant["scope"] == API_SCOPE
 
 
-def test_an_expired_token_is_replaced_once_and_the_call_succeeds(pc, fake_partner_center):  # noqa: F811
+def test_an_expired_token_is_replaced_once_and_the_call_succeeds(pc, fake_partner_center):
     assert pc.domain_available(prefix="brightwave") is True
     fake_partner_center.expire_tokens()
 
@@ -416,7 +416,7 @@ def test_an_expired_token_is_replaced_once_and_the_call_succeeds(pc, fake_partne
     assert len(fake_partner_center.customers) == 1
 
 
-def test_a_401_that_persists_says_to_check_the_app_registration(pc, fake_partner_center):  # noqa: F811
+def test_a_401_that_persists_says_to_check_the_app_registration(pc, fake_partner_center):
     fake_partner_center.fail_next("/v1/domains/", 401, times=5)
 
     with pytest.raises(ProvisionerError) as refused:
@@ -429,7 +429,7 @@ def test_a_401_that_persists_says_to_check_the_app_registration(pc, fake_partner
     assert len(fake_partner_center.api_requests("HEAD")) == 2
 
 
-def test_a_403_points_at_permissions_and_gdap(pc, fake_partner_center):  # noqa: F811
+def test_a_403_points_at_permissions_and_gdap(pc, fake_partner_center):
     fake_partner_center.fail_next(
         "/v1/customers",
         403,
@@ -443,7 +443,7 @@ def test_a_403_points_at_permissions_and_gdap(pc, fake_partner_center):  # noqa:
     assert "GDAP" in error.message and "The requested action is not allowed" in error.message
 
 
-def test_a_wrong_client_secret_is_a_credentials_problem(fake_partner_center, settings):  # noqa: F811
+def test_a_wrong_client_secret_is_a_credentials_problem(fake_partner_center, settings):
     settings.PARTNER_CENTER_CLIENT_SECRET = "not-the-secret"
     with pytest.raises(ProvisionerError) as refused:
         PartnerCenterProvisioner(sleep=lambda s: None).domain_available(prefix="brightwave")
@@ -454,7 +454,7 @@ def test_a_wrong_client_secret_is_a_credentials_problem(fake_partner_center, set
     assert fake_partner_center.api_requests() == []
 
 
-def test_an_expired_refresh_token_says_to_consent_again(fake_partner_center, settings):  # noqa: F811
+def test_an_expired_refresh_token_says_to_consent_again(fake_partner_center, settings):
     settings.PARTNER_CENTER_REFRESH_TOKEN = "an-old-refresh-token"
     with pytest.raises(ProvisionerError) as refused:
         PartnerCenterProvisioner(sleep=lambda s: None).domain_available(prefix="brightwave")
@@ -462,7 +462,7 @@ def test_an_expired_refresh_token_says_to_consent_again(fake_partner_center, set
     assert "PARTNER_CENTER_REFRESH_TOKEN" in refused.value.message
 
 
-def test_missing_credentials_are_named(fake_partner_center, settings):  # noqa: F811
+def test_missing_credentials_are_named(fake_partner_center, settings):
     settings.PARTNER_CENTER_CLIENT_SECRET = ""
     with pytest.raises(ProvisionerError) as refused:
         PartnerCenterProvisioner().domain_available(prefix="brightwave")
@@ -471,7 +471,7 @@ def test_missing_credentials_are_named(fake_partner_center, settings):  # noqa: 
     assert fake_partner_center.requests == []
 
 
-def test_a_token_endpoint_hiccup_is_retried(pc, fake_partner_center, sleeps):  # noqa: F811
+def test_a_token_endpoint_hiccup_is_retried(pc, fake_partner_center, sleeps):
     fake_partner_center.fail_next("/fake-partner-tenant/oauth2", 503)
     assert pc.domain_available(prefix="brightwave") is True
     assert len(sleeps) == 1
@@ -480,7 +480,7 @@ def test_a_token_endpoint_hiccup_is_retried(pc, fake_partner_center, sleeps):  #
 # Headers
 
 
-def test_every_call_carries_the_documented_headers(pc, fake_partner_center):  # noqa: F811
+def test_every_call_carries_the_documented_headers(pc, fake_partner_center):
     fake_partner_center.fail_next("/v1/customers", 500, method="POST")
     pc.domain_available(prefix="brightwave")
     customer = pc.create_customer(profile=profile(), idempotency_key="request-42")

@@ -17,10 +17,9 @@ from portal.onboarding.services import request_submit, request_validate
 from portal.provisioning.base import ProvisionerNotAuthorized, provisioner_reset
 from portal.provisioning.partner_center import PartnerCenterProvisioner
 from portal.provisioning.services import tenant_provision
-from tests.conftest import api_body, form_post, request_data
-from tests.fake_partner_center import FakePartnerCenter, fake_partner_center  # noqa: F401  (fixture)
+from tests.conftest import api_body, form_post, request_data, sign
+from tests.fake_partner_center import FakePartnerCenter
 from tests.test_partner_center import profile, signer
-from tests.test_provisioning import sign
 
 CANNOT_CHECK = "cannot check this name right now"
 REVOKED = "Partner Center refused our credentials: the refresh token has expired or was revoked (invalid_grant)"
@@ -36,7 +35,7 @@ def _creations(fake: FakePartnerCenter) -> list[str]:
 
 
 @pytest.fixture
-def app_plus_user(fake_partner_center, settings) -> FakePartnerCenter:  # noqa: F811
+def app_plus_user(fake_partner_center, settings) -> FakePartnerCenter:
     """The portal uses a partner user's refresh token, as customer creation and agreements need."""
     settings.PARTNER_CENTER_REFRESH_TOKEN = fake_partner_center.refresh_token
     provisioner_reset()

@@ -2,48 +2,20 @@
 
 import re
 
-import pytest
 from django.core import mail  # noqa: F401  (the SMTP server fixture replaces the mailer)
 from django.core.management import call_command
 
 from portal.accounts.models import ActivationLink, User
-from portal.agreements.services import Signature, agreement_sign, signing_code_send
 from portal.companies.models import Membership
 from portal.core.sealed_box import open_text
 from portal.core.tokens import token_hash
 from portal.notifications.models import OutboundEmail
 from portal.onboarding.services import request_submit, request_validate
 from portal.provisioning.models import SimulatedCustomer, Tenant
-from tests.conftest import request_data
+from tests.conftest import request_data, sign
 
 TESS = "tess@brightwave.example"
 CARL = "carl@brightwave.example"
-
-
-def sign(request, inbox, worker):
-    """Carl signs the agreement of a validated request, as the signing page does."""
-    text = (
-        [m for m in inbox.to(CARL) if "please sign online" in str(m["Subject"])][-1].get_body(("plain",)).get_content()
-    )
-    token = re.search(r"/sign/([A-Za-z0-9_\-]+)/", text).group(1)
-    signing_code_send(raw=token)
-    worker()
-    code = re.search(
-        r"\d{6}", str([m for m in inbox.to(CARL) if "signing code" in str(m["Subject"])][-1]["Subject"])
-    ).group(0)
-    agreement_sign(raw=token, signature=Signature("Carl Commerce", "CEO", True, code, "127.0.0.1", "test"))
-
-
-@pytest.fixture
-def signed(smtp_server, worker, vera):
-    """Brightwave's agreement, signed: the request is at Provisioning, its job queued."""
-    request = request_submit(data=request_data())
-    request_validate(request_id=request.pk, by=vera)
-    worker()
-    sign(request, smtp_server, worker)
-    request.refresh_from_db()
-    assert request.stage == "provisioning"
-    return request
 
 
 def activation_path(inbox) -> str:

@@ -14,16 +14,14 @@ from django.db import connection
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.services import request_submit, request_validate
 from portal.provisioning.models import Tenant
-from tests.conftest import request_data
-from tests.fake_partner_center import fake_partner_center  # noqa: F401  (fixture)
-from tests.test_provisioning import sign
+from tests.conftest import request_data, sign
 
 ROOT = Path(__file__).resolve().parent.parent
 TESS, CARL = "tess@brightwave.example", "carl@brightwave.example"
 
 
 @pytest.fixture
-def signed(fake_partner_center, smtp_server, worker, vera):  # noqa: F811
+def signed(fake_partner_center, smtp_server, worker, vera):
     request = request_submit(data=request_data())
     request_validate(request_id=request.pk, by=vera)
     worker()
@@ -33,7 +31,7 @@ def signed(fake_partner_center, smtp_server, worker, vera):  # noqa: F811
 
 def test_the_tenant_is_created_at_partner_center_and_the_three_emails_go_out(
     signed, fake_partner_center, smtp_server, worker
-):  # noqa: F811
+):
     worker()
     signed.refresh_from_db()
     assert signed.stage == "completed"
@@ -55,7 +53,7 @@ def test_the_tenant_is_created_at_partner_center_and_the_three_emails_go_out(
     assert all(password not in m.as_string() for m in smtp_server.messages)
 
 
-def test_throttling_and_a_server_error_are_retried(signed, fake_partner_center, worker):  # noqa: F811
+def test_throttling_and_a_server_error_are_retried(signed, fake_partner_center, worker):
     fake_partner_center.fail_next("/v1/customers", 429, retry_after=1, method="POST")
     fake_partner_center.fail_next("/v1/customers", 500, method="POST")
     worker()
@@ -69,7 +67,7 @@ def test_throttling_and_a_server_error_are_retried(signed, fake_partner_center, 
 
 def test_domain_taken_ends_in_provisioning_failed_and_a_retry_with_another_name_completes(
     signed, fake_partner_center, smtp_server, worker, vera, client
-):  # noqa: F811
+):
     fake_partner_center.taken_domains.add("brightwave.onmicrosoft.com")
     worker()
     signed.refresh_from_db()
@@ -115,7 +113,7 @@ def _worker_env(fake, smtp_port: int) -> dict:
 
 def test_a_worker_killed_after_microsoft_created_the_customer_leaves_exactly_one_tenant(
     signed, fake_partner_center, smtp_server
-):  # noqa: F811
+):
     """SIGKILL between Microsoft's answer and our commit: a new worker finishes, and Microsoft holds one customer."""
     port = int(settings.MAILERS["default"]["OPTIONS"]["port"])
     env = _worker_env(fake_partner_center, port)

@@ -17,8 +17,7 @@ from portal.core.models import RateCounter
 from portal.core.ratelimit import Rate, rate_parse
 from portal.core.tokens import token_new
 from portal.onboarding.models import RequestLink
-from tests.conftest import api_body, form_post
-from tests.test_agreement import awaiting, signing_token  # noqa: F401
+from tests.conftest import api_body, form_post, signing_token
 
 ELSEWHERE = "203.0.113.9"
 
@@ -182,7 +181,7 @@ def test_activation_links_are_limited_per_address_and_per_e_mail(client, setting
 
 
 @pytest.mark.django_db(transaction=True)
-def test_signing_codes_are_limited_on_the_page_and_in_the_api(client, settings, awaiting, smtp_server, clock):  # noqa: F811
+def test_signing_codes_are_limited_on_the_page_and_in_the_api(client, settings, awaiting, smtp_server, clock):
     settings.RATE_LIMIT_SIGNING_CODE = "2/h"
     token = signing_token(smtp_server)
     assert client.post(f"/api/v1/signing/{token}/code").status_code == 202
@@ -203,7 +202,7 @@ def test_signing_codes_are_limited_on_the_page_and_in_the_api(client, settings, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_signing_codes_are_limited_per_signer_address(client, settings, awaiting, smtp_server, clock):  # noqa: F811
+def test_signing_codes_are_limited_per_signer_address(client, settings, awaiting, smtp_server, clock):
     settings.RATE_LIMIT_SIGNING_CODE_PER_EMAIL = "2/h"
     token = signing_token(smtp_server)
     for n in range(2):

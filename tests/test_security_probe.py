@@ -22,8 +22,7 @@ from portal.notifications.services import email_render
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.services import request_submit, request_validate
 from portal.provisioning.models import SimulatedCustomer
-from tests.conftest import api_body, form_post, request_data
-from tests.test_agreement import awaiting, latest_code, signing_token  # noqa: F401 (fixture)
+from tests.conftest import api_body, form_post, latest_code, request_data, signing_token
 
 VERA_PASSWORD = "Vera-validates-2026"
 TESS_PASSWORD = "Tess-manages-2026"
@@ -168,7 +167,7 @@ def test_a_customers_new_request_changes_neither_the_company_nor_what_an_earlier
     awaiting,
     smtp_server,
     worker,
-    vera,  # noqa: F811
+    vera,
 ):
     """Defect: a signed-in customer's new request overwrote the shared company row at submission, and a request
     already validated was then created at Microsoft under the new, unvalidated name and VAT number."""
@@ -222,7 +221,7 @@ def test_a_customers_new_request_changes_neither_the_company_nor_what_an_earlier
 # --- 6. The signer's address in the sealed evidence could be forged ------------------------------------
 
 
-def test_the_signers_address_is_the_one_that_connected_not_the_one_it_claims(client, awaiting, smtp_server, worker):  # noqa: F811
+def test_the_signers_address_is_the_one_that_connected_not_the_one_it_claims(client, awaiting, smtp_server, worker):
     """Defect: the evidence took the leftmost X-Forwarded-For value, which the client writes."""
     token = signing_token(smtp_server)
     signed = sign_via_api(client, smtp_server, worker, token, HTTP_X_FORWARDED_FOR="6.6.6.6")
@@ -230,7 +229,7 @@ def test_the_signers_address_is_the_one_that_connected_not_the_one_it_claims(cli
     assert Agreement.objects.get(request=awaiting).signer_ip == "127.0.0.1"
 
 
-def test_an_x_forwarded_for_that_is_no_address_gives_no_500(client, awaiting, smtp_server, worker, settings):  # noqa: F811
+def test_an_x_forwarded_for_that_is_no_address_gives_no_500(client, awaiting, smtp_server, worker, settings):
     settings.TRUSTED_PROXY_COUNT = 1
     token = signing_token(smtp_server)
     signed = sign_via_api(client, smtp_server, worker, token, HTTP_X_FORWARDED_FOR="<script>")
@@ -238,7 +237,7 @@ def test_an_x_forwarded_for_that_is_no_address_gives_no_500(client, awaiting, sm
     assert Agreement.objects.get(request=awaiting).signer_ip is None
 
 
-def test_behind_a_trusted_proxy_the_evidence_names_the_address_it_saw(client, awaiting, smtp_server, worker, settings):  # noqa: F811
+def test_behind_a_trusted_proxy_the_evidence_names_the_address_it_saw(client, awaiting, smtp_server, worker, settings):
     settings.TRUSTED_PROXY_COUNT = 1
     token = signing_token(smtp_server)
     page = client.get(f"/sign/{token}/")
@@ -261,7 +260,7 @@ CONTROL_TEXTS = ["Carl\x00Commerce", "Carl\x07", "line\x1b[31m", "C1\x85text"]
 
 
 @pytest.mark.parametrize("text", CONTROL_TEXTS)
-def test_control_characters_in_the_signature_are_refused_with_a_message(client, awaiting, smtp_server, worker, text):  # noqa: F811
+def test_control_characters_in_the_signature_are_refused_with_a_message(client, awaiting, smtp_server, worker, text):
     """Defect: a NUL in the name or title gave 500 (PostgreSQL refuses it)."""
     token = signing_token(smtp_server)
     assert client.post(f"/sign/{token}/code/").status_code == 200
@@ -288,7 +287,7 @@ def test_control_characters_in_the_signature_are_refused_with_a_message(client, 
 
 
 @pytest.mark.parametrize("text", CONTROL_TEXTS)
-def test_control_characters_in_staff_reasons_are_refused_with_a_message(client, vera, awaiting, text):  # noqa: F811
+def test_control_characters_in_staff_reasons_are_refused_with_a_message(client, vera, awaiting, text):
     """Defect: a NUL in the reason of a withdrawal or a cancellation gave 500."""
     client.force_login(vera)
     withdrawn = client.post(f"/backoffice/requests/{awaiting.pk}/withdraw/", {"reason": text}, follow=True)
@@ -426,7 +425,7 @@ def test_email_subjects_carry_no_html_entities():
     assert "O&#x27;Brien &amp; Sons &lt;Ltd&gt;" in html
 
 
-def test_a_used_signing_link_names_nobody(client, awaiting, smtp_server, worker):  # noqa: F811
+def test_a_used_signing_link_names_nobody(client, awaiting, smtp_server, worker):
     token = signing_token(smtp_server)
     assert sign_via_api(client, smtp_server, worker, token).status_code == 200
     page = client.get(f"/sign/{token}/")
