@@ -77,8 +77,6 @@ logger = logging.getLogger(__name__)
 
 API_SCOPE = "https://api.partnercenter.microsoft.com/.default"
 MICROSOFT_CUSTOMER_AGREEMENT = "MicrosoftCustomerAgreement"
-DEFAULT_API_URL = "https://api.partnercenter.microsoft.com"
-DEFAULT_TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 
 BACKOFF_BASE = 0.5  # seconds before the first retry without Retry-After; doubles each time
 TOKEN_MARGIN = 120  # seconds before expiry at which a cached token is renewed
@@ -192,21 +190,19 @@ class PartnerCenterProvisioner:
     """Creates customers (tenants) and records their Microsoft Customer Agreement through Partner Center."""
 
     def __init__(self, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
-        self.api_url = _checked_url(
-            "PARTNER_CENTER_API_URL", getattr(settings, "PARTNER_CENTER_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL
-        ).rstrip("/")
-        self.tenant_id = getattr(settings, "PARTNER_CENTER_TENANT_ID", "") or ""
-        token_url = getattr(settings, "PARTNER_CENTER_TOKEN_URL", DEFAULT_TOKEN_URL) or DEFAULT_TOKEN_URL
+        self.api_url = _checked_url("PARTNER_CENTER_API_URL", settings.PARTNER_CENTER_API_URL).rstrip("/")
+        self.tenant_id = settings.PARTNER_CENTER_TENANT_ID
+        token_url = settings.PARTNER_CENTER_TOKEN_URL
         self.token_url = _checked_url(
             "PARTNER_CENTER_TOKEN_URL", token_url.replace("{tenant}", urllib.parse.quote(self.tenant_id))
         )
         self._token_url_needs_tenant = "{tenant}" in token_url
-        self.client_id = getattr(settings, "PARTNER_CENTER_CLIENT_ID", "") or ""
-        self.client_secret = getattr(settings, "PARTNER_CENTER_CLIENT_SECRET", "") or ""
-        self._refresh_token = getattr(settings, "PARTNER_CENTER_REFRESH_TOKEN", "") or ""
-        self.timeout = float(getattr(settings, "PARTNER_CENTER_TIMEOUT", 20))
-        self.max_retries = int(getattr(settings, "PARTNER_CENTER_MAX_RETRIES", 4))
-        self.max_wait = float(getattr(settings, "PARTNER_CENTER_MAX_WAIT", 60))
+        self.client_id = settings.PARTNER_CENTER_CLIENT_ID
+        self.client_secret = settings.PARTNER_CENTER_CLIENT_SECRET
+        self._refresh_token = settings.PARTNER_CENTER_REFRESH_TOKEN
+        self.timeout = settings.PARTNER_CENTER_TIMEOUT
+        self.max_retries = settings.PARTNER_CENTER_MAX_RETRIES
+        self.max_wait = settings.PARTNER_CENTER_MAX_WAIT
         self._sleep = sleep
         self._clock = clock
         self._opener = urllib.request.build_opener()
@@ -241,7 +237,7 @@ class PartnerCenterProvisioner:
                 response = self._create(body, idempotency_key)
         if response.ok:
             return self._created_customer(response.json(), domain)
-        error = self._refusal(response, f"create the customer {domain}", creating=domain)
+        error = self._creation_refusal(response, domain)
         if error.code == "domain_taken":
             existing = self._find(domain)
             if existing is not None:
@@ -278,8 +274,8 @@ class PartnerCenterProvisioner:
         if response.status == 409 or (response.status == 400 and _ALREADY.search(description)):
             logger.info("Partner Center already has the customer agreement of %s: %s", customer_id, description)
             return
-        raise self._refusal(
-            response, f"record that customer {customer_id} accepted the Microsoft Customer Agreement", agreement=True
+        raise self._agreement_refusal(
+            response, f"record that customer {customer_id} accepted the Microsoft Customer Agreement"
         )
 
     # Operations
@@ -362,7 +358,7 @@ class PartnerCenterProvisioner:
             return self._agreement_template_id
         response = self._api("GET", f"/v1/agreements?agreementType={MICROSOFT_CUSTOMER_AGREEMENT}")
         if not response.ok:
-            raise self._refusal(response, "read the Microsoft Customer Agreement's details", agreement=True)
+            raise self._agreement_refusal(response, "read the Microsoft Customer Agreement's details")
         items = [
             item
             for item in response.json().get("items") or []
@@ -381,9 +377,8 @@ class PartnerCenterProvisioner:
 
     # Errors in plain words
 
-    def _refusal(
-        self, response: _Response, doing: str, *, creating: str = "", agreement: bool = False
-    ) -> ProvisionerError:
+    def _refusal(self, response: _Response, doing: str) -> ProvisionerError:
+        """Any operation's refusal: credentials, permissions, something missing, or a plain no."""
         code, description = _error_details(response)
         status = response.status
         detail = f"HTTP {status}" + (f", code {code}" if code else "")
@@ -399,24 +394,41 @@ class PartnerCenterProvisioner:
                 "Check the app registration's Partner Center permissions and consent, the partner user's roles "
                 "(customer creation and agreement confirmation need app+user access) and the GDAP relationship with this customer."
             )
-        if creating:
-            if status == 409 or _DOMAIN_TAKEN.search(description):
-                return ProvisionerError(
-                    f"{creating} is already taken at Microsoft: choose another tenant name.", code="domain_taken"
-                )
-            if code.split("/")[0] in _ADDRESS_CODES or (
-                status == 400 and _ADDRESS.search(description) and "email" not in description.lower()
-            ):
-                return ProvisionerError(
-                    f"Microsoft refused the company address{_quoted(description)}. Check street, postal code, city and country.",
-                    code="invalid_address",
-                )
-            if code in _REGISTRATION_NUMBER_CODES:
-                return ProvisionerError(
-                    f"Microsoft refused the company's registration number{_quoted(description)}. Check the VAT or registry number.",
-                    code="invalid_registration_number",
-                )
-        if agreement and status in {400, 404, 409, 412}:
+        if status == 404:
+            return ProvisionerError(
+                f"Partner Center could not find what was needed to {doing} ({detail}){_quoted(description)}.",
+                code="not_found",
+            )
+        return ProvisionerError(f"Microsoft refused to {doing} ({detail}){_quoted(description)}.", code="refused")
+
+    def _creation_refusal(self, response: _Response, domain: str) -> ProvisionerError:
+        """Creating a customer: the name is taken, or the address or registration number is refused."""
+        code, description = _error_details(response)
+        status = response.status
+        if status == 409 or _DOMAIN_TAKEN.search(description):
+            return ProvisionerError(
+                f"{domain} is already taken at Microsoft: choose another tenant name.", code="domain_taken"
+            )
+        if code.split("/")[0] in _ADDRESS_CODES or (
+            status == 400 and _ADDRESS.search(description) and "email" not in description.lower()
+        ):
+            return ProvisionerError(
+                f"Microsoft refused the company address{_quoted(description)}. Check street, postal code, city and country.",
+                code="invalid_address",
+            )
+        if code in _REGISTRATION_NUMBER_CODES:
+            return ProvisionerError(
+                f"Microsoft refused the company's registration number{_quoted(description)}. Check the VAT or registry number.",
+                code="invalid_registration_number",
+            )
+        return self._refusal(response, f"create the customer {domain}")
+
+    def _agreement_refusal(self, response: _Response, doing: str) -> ProvisionerError:
+        """Recording the Microsoft Customer Agreement: an unknown customer, or a signer Microsoft will not take."""
+        code, description = _error_details(response)
+        status = response.status
+        if status in {400, 404, 409, 412}:
+            detail = f"HTTP {status}" + (f", code {code}" if code else "")
             what = (
                 "the customer is unknown to Partner Center"
                 if status == 404
@@ -425,12 +437,7 @@ class PartnerCenterProvisioner:
             return ProvisionerError(
                 f"Microsoft refused to {doing} ({detail}){_quoted(description)}: {what}.", code="agreement_refused"
             )
-        if status == 404:
-            return ProvisionerError(
-                f"Partner Center could not find what was needed to {doing} ({detail}){_quoted(description)}.",
-                code="not_found",
-            )
-        return ProvisionerError(f"Microsoft refused to {doing} ({detail}){_quoted(description)}.", code="refused")
+        return self._refusal(response, doing)
 
     # Tokens
 
