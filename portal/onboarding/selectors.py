@@ -11,7 +11,7 @@ from portal.accounts.models import User
 from portal.companies.validation import vat_normalise
 from portal.onboarding.domains import prefix_availability
 from portal.onboarding.models import TenantRequest, TimelineEntry
-from portal.onboarding.stages import PROGRESS_STEPS, Stage
+from portal.onboarding.stages import CLOSED_STAGES, PROGRESS_STEPS, Stage
 
 
 def requests_visible_to(user: User) -> QuerySet[TenantRequest]:
@@ -125,7 +125,7 @@ def request_progress(request: TenantRequest, entries: list[TimelineEntry]) -> li
         if entry.kind == TimelineEntry.Kind.EMAIL and entry.data.get("template") == "contract":
             reached["contract"] = entry.at
     steps, current_given = [], False
-    closed = request.stage in (Stage.REJECTED, Stage.CANCELLED)
+    closed = request.stage in CLOSED_STAGES
     for key, label in PROGRESS_STEPS:
         if key in reached:
             steps.append(Step(key, label, "done", reached[key]))

@@ -12,11 +12,12 @@ class Stage(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-# Every allowed move, and nothing else: the pipeline refuses any pair not listed.
+# Every allowed move, and nothing else: the pipeline refuses any pair not listed. A request is cancelled only
+# when its tenant could not be created; before that, staff reject it.
 MOVES: dict[Stage, frozenset[Stage]] = {
-    Stage.TO_VALIDATE: frozenset({Stage.AWAITING_SIGNATURE, Stage.CHANGES_REQUESTED, Stage.REJECTED, Stage.CANCELLED}),
-    Stage.CHANGES_REQUESTED: frozenset({Stage.TO_VALIDATE, Stage.REJECTED, Stage.CANCELLED}),
-    Stage.AWAITING_SIGNATURE: frozenset({Stage.PROVISIONING, Stage.TO_VALIDATE, Stage.CANCELLED}),
+    Stage.TO_VALIDATE: frozenset({Stage.AWAITING_SIGNATURE, Stage.CHANGES_REQUESTED, Stage.REJECTED}),
+    Stage.CHANGES_REQUESTED: frozenset({Stage.TO_VALIDATE, Stage.REJECTED}),
+    Stage.AWAITING_SIGNATURE: frozenset({Stage.PROVISIONING, Stage.TO_VALIDATE}),
     Stage.PROVISIONING: frozenset({Stage.COMPLETED, Stage.PROVISIONING_FAILED}),
     Stage.PROVISIONING_FAILED: frozenset({Stage.PROVISIONING, Stage.CANCELLED}),
     Stage.COMPLETED: frozenset(),
