@@ -3,13 +3,13 @@ from collections.abc import Sequence
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 
+from portal.notifications.models import CapturedEmail
+
 
 class CaptureBackend(BaseEmailBackend):
     """Keeps every message in the database for the dev mailbox instead of sending it."""
 
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
-        from portal.notifications.models import CapturedEmail
-
         for message in email_messages:
             html = ""
             if isinstance(message, EmailMultiAlternatives):

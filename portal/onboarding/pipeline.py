@@ -3,7 +3,8 @@
 from django.utils import timezone
 
 from portal.accounts.models import User
-from portal.onboarding.models import TenantRequest, TimelineEntry
+from portal.agreements.models import Agreement, SigningInvitation
+from portal.onboarding.models import RequestLink, TenantRequest, TimelineEntry
 from portal.onboarding.stages import MOVES, Stage
 from portal.onboarding.timeline import timeline_append
 
@@ -69,8 +70,6 @@ def move(
 
 def _links_close(request: TenantRequest, *, leaving: Stage) -> None:
     """A link e-mailed for a stage dies when the request leaves that stage, whatever the move."""
-    from portal.agreements.models import Agreement, SigningInvitation
-    from portal.onboarding.models import RequestLink
 
     now = timezone.now()
     if leaving == Stage.CHANGES_REQUESTED:

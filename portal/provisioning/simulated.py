@@ -13,6 +13,7 @@ from portal.provisioning.base import (
     ProvisionerError,
     ProvisionerUnavailable,
 )
+from portal.provisioning.models import SimulatedCustomer
 
 
 class SimulatedProvisioner:
@@ -40,8 +41,6 @@ class SimulatedProvisioner:
             )
 
     def domain_available(self, *, prefix: str) -> bool:
-        from portal.provisioning.models import SimulatedCustomer
-
         prefix = prefix.lower()
         return (
             prefix not in settings.SIMULATED_TAKEN_DOMAINS
@@ -49,14 +48,10 @@ class SimulatedProvisioner:
         )
 
     def customer_find(self, *, domain_prefix: str) -> Customer | None:
-        from portal.provisioning.models import SimulatedCustomer
-
         found = SimulatedCustomer.objects.filter(domain=f"{domain_prefix}.onmicrosoft.com").first()
         return Customer(id=found.customer_id, domain=found.domain) if found else None
 
     def create_customer(self, *, profile: CustomerProfile, idempotency_key: str) -> Customer:
-        from portal.provisioning.models import SimulatedCustomer
-
         self._pause()
         self._inject(profile.domain_prefix)
         if profile.domain_prefix in settings.SIMULATED_TAKEN_DOMAINS:
@@ -90,7 +85,6 @@ class SimulatedProvisioner:
     def accept_customer_agreement(
         self, *, customer_id: str, signer: AgreementSigner, idempotency_key: str = ""
     ) -> None:
-        from portal.provisioning.models import SimulatedCustomer
 
         self._pause()
         SimulatedCustomer.objects.filter(customer_id=customer_id, agreement_accepted_at=None).update(
