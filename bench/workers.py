@@ -1,25 +1,25 @@
-"""Background worker throughput: `manage.py run_worker --once` processes draining empty tasks, then e-mails.
+"""Background workers: what claiming a job and polling an idle queue cost while reminders wait.
 
-Each scenario empties the database, queues its jobs in-process, starts 1 (then 2) worker processes at the same
-moment and times them from start until every one has exited (batch mode exits when no ready job is left).
-E-mails go over SMTP to an aiosmtpd sink on 127.0.0.1 that counts them by Message-ID.
+In-process, on the benchmark database. Each scenario empties the database, queues e-mail jobs, and writes what
+waits: nothing, 100,000 timers (how the portal schedules reminders, expiries and retries), or 100,000 jobs of
+the task queue with `run_after` in the future (how they were scheduled before timers; the backend's `db_worker`
+claims among them). Then it times each claim of an e-mail job, and the idle polls once the e-mails are claimed.
+
+A run_worker poll is its timer check (`timers_fire`) plus the backend's claim query; a db_worker poll is the
+claim query alone. "SQL ms" is the time spent in the database driver (round trips included), measured around
+every statement; "wall ms" is the whole poll.
 
 Part of bench/run.py; alone: `.venv/bin/python bench/workers.py` (prints, writes no JSON).
-Knobs (environment): BENCH_WORKER_TASKS (500), BENCH_WORKER_EMAILS (300).
+Knobs (environment): BENCH_WORKER_WAITING (100000), BENCH_WORKER_CLAIMS (300), BENCH_WORKER_POLLS (200).
 """
 
-import contextlib
 import os
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
-from email.parser import BytesHeaderParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,139 +27,107 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.report import table  # noqa: E402
-from bench.server import free_port, machine_cpu  # noqa: E402
 
-TASKS = int(os.environ.get("BENCH_WORKER_TASKS", "500"))
-EMAILS = int(os.environ.get("BENCH_WORKER_EMAILS", "300"))
-TIMEOUT = 120.0
-STARTUP_ROUNDS = 2
-WORKER_COUNTS = (1, 2)
-COMMAND = [sys.executable, "manage.py", "run_worker", "--once"]
+WAITING = int(os.environ.get("BENCH_WORKER_WAITING", "100000"))
+CLAIMS = int(os.environ.get("BENCH_WORKER_CLAIMS", "300"))
+POLLS = int(os.environ.get("BENCH_WORKER_POLLS", "200"))
+WARMUP = 20
+EXPLAIN_EVERY = 10  # one poll in ten is also measured server-side
+CLAIM_GOAL = 1.2  # claim with timers waiting over claim with none
+IDLE_GOAL_MS = 5.0  # SQL time of an idle poll
+
+# (key, worker, what waits, label)
+SCENARIOS = [
+    ("run_worker_none", "run_worker", "none", "run_worker, nothing waiting"),
+    ("run_worker_timers", "run_worker", "timers", f"run_worker, {WAITING:,} timers waiting"),
+    ("db_worker_none", "db_worker", "none", "db_worker, nothing waiting"),
+    ("db_worker_run_after", "db_worker", "run_after", f"db_worker, {WAITING:,} run_after jobs waiting"),
+]
 
 
 def say(message: str) -> None:
     print(f"· {message}", flush=True)
 
 
-class WorkerError(RuntimeError):
-    pass
-
-
-class Sink:
-    """An SMTP server on 127.0.0.1 that accepts everything and counts messages by Message-ID."""
+class SqlClock:
+    """Seconds spent executing statements on the default connection while installed, and the statements."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.lock = threading.Lock()
-        self.message_ids: Counter[str] = Counter()
-        self.controller = None
+        self.seconds = 0.0
+        self.wall = 0.0  # the whole block, set when it ends
+        self.statements: list[tuple[str, tuple]] = []
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
-        headers = BytesHeaderParser().parsebytes(envelope.content)
-        message_id = " ".join(str(headers.get("Message-ID", "")).split())
-        with self.lock:
-            self.message_ids[message_id] += 1
-        return "250 OK"
-
-    def reset(self) -> None:
-        with self.lock:
-            self.message_ids.clear()
-
-    def counted(self) -> Counter[str]:
-        with self.lock:
-            return Counter(self.message_ids)
-
-    def __enter__(self) -> "Sink":
-        from aiosmtpd.controller import Controller
-
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.controller is not None:
-            self.controller.stop()
+    def __call__(self, execute, sql, params, many, context):
+        self.statements.append((sql, tuple(params or ())))
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
 
 
-def _kill(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+def server_seconds(statements: list[tuple[str, tuple]]) -> float:
+    """PostgreSQL's own planning and execution time of the poll's SELECTs, by EXPLAIN ANALYZE (rolled back).
+
+    Unlike the time measured around each statement, it leaves out the round trips, so it holds still on a busy
+    machine. The claim's UPDATE (one row, by primary key) is not counted.
+    """
+    from django.db import connection, transaction
+
+    total = 0.0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql, params in statements:
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+            result = cursor.fetchone()[0][0]
+            total += (result["Planning Time"] + result["Execution Time"]) / 1000
+        transaction.set_rollback(True)
+    return total
 
 
-def _tail(log, lines: int = 15) -> str:
-    log.flush()
-    log.seek(0)
-    return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
-
-
-def workers_run(env: dict[str, str], count: int) -> dict:
-    """Start `count` `run_worker --once` processes together; seconds until the last one exits."""
-    logs = [tempfile.TemporaryFile(prefix="bench-worker-") for _ in range(count)]  # noqa: SIM115
-    processes: list[subprocess.Popen] = []
-    try:
-        started = time.monotonic()
-        for log in logs:
-            processes.append(
-                subprocess.Popen(  # noqa: S603
-                    COMMAND, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
-        ended: list[float | None] = [None] * count
-        while None in ended:
-            now = time.monotonic()
-            for i, process in enumerate(processes):
-                if ended[i] is None and process.poll() is not None:
-                    ended[i] = now
-            if None in ended and now - started > TIMEOUT:
-                running = [p.pid for p, e in zip(processes, ended, strict=True) if e is None]
-                for process in processes:
-                    _kill(process)
-                raise WorkerError(f"worker(s) {running} still running after {TIMEOUT:.0f} s: killed")
-            time.sleep(0.005)
-        seconds = max(ended) - started  # type: ignore[type-var]
-        for process, log in zip(processes, logs, strict=True):
-            if process.returncode != 0:
-                raise WorkerError(f"worker {process.pid} exited with {process.returncode}:\n{_tail(log)}")
-        return {
-            "seconds": seconds,
-            "pids": [p.pid for p in processes],
-            "process_seconds": [round(e - started, 3) for e in ended],  # type: ignore[operator]
-        }
-    finally:
-        for process in processes:
-            _kill(process)
-        for log in logs:
-            log.close()
-
-
-def _empty_tables() -> None:
+@contextmanager
+def timed():
     from django.db import connection
-    from django_tasks_db.models import DBTaskResult
 
-    from bench import data
-    from portal.notifications.models import OutboundEmail
-
-    data.clean()
-    left = DBTaskResult.objects.count() + OutboundEmail.objects.count()
-    connection.close()
-    if left:
-        raise WorkerError(f"flush left {left} task/outbox row(s)")
+    clock = SqlClock()
+    started = time.perf_counter()
+    with connection.execute_wrapper(clock):
+        yield clock
+    clock.wall = time.perf_counter() - started
 
 
-def noop_enqueue(count: int) -> None:
-    from django.db import transaction
+def a_worker():
+    from django.tasks.base import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 
-    from bench.tasks import noop
+    from portal.core.workers import SweepingWorker
 
-    with transaction.atomic():
-        for _ in range(count):
-            noop.enqueue()
+    return SweepingWorker(
+        sweep=lambda: None,
+        sweep_every=timedelta(days=1),
+        queue_names=[DEFAULT_TASK_QUEUE_NAME],
+        excluded_queue_names=[],
+        interval=0,
+        batch=True,
+        backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="bench:0:claims",
+    )
 
 
-def emails_enqueue(count: int) -> None:
+def poll(worker, kind: str):
+    """One poll of a worker of this kind: the job it claimed, or None."""
+    if kind == "run_worker":
+        worker.fire_timers()
+    job, _ = worker.claim_next()
+    return job
+
+
+# --- what waits ------------------------------------------------------------------------------------------------
+
+
+def emails_queue(count: int) -> None:
     from django.db import transaction
     from django.utils import timezone
 
@@ -177,246 +145,214 @@ def emails_enqueue(count: int) -> None:
             )
 
 
-def _task_outcome(pids: list[int]) -> dict:
-    from django_tasks_db.models import DBTaskResult
+def timers_seed(count: int) -> None:
+    """Reminders due over the coming days, as timers; written by the database itself."""
+    from django.db import connection
+    from django.utils import timezone
 
-    statuses = Counter(DBTaskResult.objects.values_list("status", flat=True))
-    returns: Counter[str] = Counter()
-    per_worker = Counter()
-    claims = 0
-    for worker_ids, value in DBTaskResult.objects.values_list("worker_ids", "return_value"):
-        returns[str(value)] += 1
-        claims += len(worker_ids)
-        for worker_id in worker_ids:
-            pid = worker_id.split(":")[1] if worker_id.count(":") >= 2 else ""
-            per_worker[int(pid) if pid.isdigit() else -1] += 1
-    return {
-        "statuses": dict(statuses),
-        "return_values": dict(returns),
-        "claims": claims,
-        "per_worker": [per_worker.get(pid, 0) for pid in pids],
-    }
+    from portal.agreements.tasks import signature_remind
+
+    start = timezone.now() + timedelta(days=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO core_timer (due_at, task_path, kwargs, key, created_at)"
+            " SELECT %s + n * interval '1 second', %s, jsonb_build_object('invitation_id', n),"
+            " 'signature-remind:' || n, now() FROM generate_series(1, %s) AS n",
+            [start, signature_remind.module_path, count],
+        )
 
 
-def _email_check(sink: Sink, expected: int) -> dict:
-    from portal.notifications.models import OutboundEmail
+def run_after_seed(count: int) -> None:
+    """The same reminders scheduled the old way: jobs of the task queue, READY, with run_after in the future."""
+    from django.db import connection
+    from django.utils import timezone
 
-    rows = dict(OutboundEmail.objects.values_list("message_id", "status"))
-    received = sink.counted()
-    statuses = Counter(rows.values())
-    return {
-        "outbox_statuses": dict(statuses),
-        "received": sum(received.values()),
-        "distinct_received": len(received),
-        "duplicates": sum(n - 1 for n in received.values() if n > 1),
-        "missing": len(set(rows) - set(received)),
-        "unknown": len(set(received) - set(rows)),
-        "ok": (
-            len(rows) == expected
-            and statuses.get("sent", 0) == expected
-            and sum(received.values()) == expected
-            and set(received) == set(rows)
-            and all(n == 1 for n in received.values())
-        ),
-    }
+    from portal.agreements.tasks import signature_remind
+
+    start = timezone.now() + timedelta(days=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO django_tasks_database_dbtaskresult (id, status, enqueued_at, args_kwargs, priority,"
+            " task_path, worker_ids, queue_name, backend_name, run_after, exception_class_path, traceback)"
+            " SELECT gen_random_uuid(), 'READY', now(),"
+            " jsonb_build_object('args', '[]'::jsonb, 'kwargs', jsonb_build_object('invitation_id', n)), 0,"
+            " %s, '[]'::jsonb, 'default', 'default', %s + n * interval '1 second', '', ''"
+            " FROM generate_series(1, %s) AS n",
+            [signature_remind.module_path, start, count],
+        )
 
 
-def scenario(name: str, *, key: str, workers: int, jobs: int, enqueue, env: dict[str, str], sink=None) -> dict:
+def prepare(waiting: str) -> None:
     from django.db import connection
 
-    say(f"workers: {name}, {jobs} jobs, {workers} worker process(es)")
-    figures = {"scenario": name, "key": key, "workers": workers, "jobs": jobs, "error": ""}
-    try:
-        _empty_tables()
-        if sink is not None:
-            sink.reset()
-        t = time.monotonic()
-        enqueue(jobs)
-        figures["enqueue_s"] = round(time.monotonic() - t, 3)
-        connection.close()
-        busy_before = machine_cpu()
-        run = workers_run(env, workers)
-        busy_after = machine_cpu()
-        figures["seconds"] = round(run["seconds"], 3)
-        figures["jobs_per_s"] = round(jobs / run["seconds"], 1)
-        figures["process_seconds"] = run["process_seconds"]
-        figures["machine_busy_pct"] = round(
-            100 * (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1), 1
-        )
-        outcome = _task_outcome(run["pids"])
-        figures.update(outcome)
-        problems = []
-        if outcome["statuses"].get("SUCCESSFUL", 0) != jobs or sum(outcome["statuses"].values()) != jobs:
-            problems.append(f"task statuses {outcome['statuses']}")
-        if outcome["claims"] != jobs:
-            problems.append(f"{outcome['claims']} claims for {jobs} tasks")
-        if sink is not None:
-            check = _email_check(sink, jobs)
-            figures["emails"] = check
-            if not check["ok"]:
-                problems.append(
-                    f"e-mails: outbox {check['outbox_statuses']}, received {check['received']} "
-                    f"({check['distinct_received']} distinct, {check['duplicates']} duplicates, "
-                    f"{check['missing']} missing, {check['unknown']} unknown)"
-                )
-        figures["error"] = "; ".join(problems)
-        connection.close()
-    except WorkerError as error:
-        figures["error"] = str(error)
-    if figures["error"]:
-        print(f"ERROR in workers: {name} with {workers} worker(s): {figures['error']}", file=sys.stderr, flush=True)
-    else:
-        say(f"workers: {name}, {workers} worker(s): {figures['seconds']:.2f} s, {figures['jobs_per_s']:.0f} jobs/s")
+    from bench import data
+
+    data.clean()
+    emails_queue(WARMUP + CLAIMS)
+    if waiting == "timers":
+        timers_seed(WAITING)
+    elif waiting == "run_after":
+        run_after_seed(WAITING)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # the planner knows the tables as it would in production
+
+
+# --- measuring -------------------------------------------------------------------------------------------------
+
+
+def _ms(values: list[float]) -> dict:
+    ordered = sorted(values)
+    return {
+        "median_ms": round(statistics.median(ordered) * 1000, 3),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 3),
+    }
+
+
+def scenario(key: str, kind: str, waiting: str, label: str) -> dict:
+    from django.db import connection
+    from django_tasks_db.models import DBTaskResult
+
+    from portal.core.models import Timer
+    from portal.notifications.tasks import send_email
+
+    say(f"workers: {label}: {CLAIMS} claims, then {POLLS} idle polls")
+    prepare(waiting)
+    worker = a_worker()
+    problems = []
+    claim: dict[str, list[float]] = {"wall": [], "sql": [], "server": []}
+    for i in range(WARMUP + CLAIMS):
+        with timed() as clock:
+            job = poll(worker, kind)
+        if job is None or job.task_path != send_email.module_path:
+            problems.append(f"claim {i} took {job and job.task_path!r}, not an e-mail job")
+            break
+        if i >= WARMUP:
+            claim["wall"].append(clock.wall)
+            claim["sql"].append(clock.seconds)
+            if i % EXPLAIN_EVERY == 0:
+                claim["server"].append(server_seconds(clock.statements))
+    idle: dict[str, list[float]] = {"wall": [], "sql": [], "server": []}
+    for i in range(POLLS):
+        with timed() as clock:
+            job = poll(worker, kind)
+        if job is not None:
+            problems.append(f"an idle poll claimed {job.task_path}")
+            break
+        idle["wall"].append(clock.wall)
+        idle["sql"].append(clock.seconds)
+        if i % EXPLAIN_EVERY == 0:
+            idle["server"].append(server_seconds(clock.statements))
+    left = {"timers": Timer.objects.count(), "scheduled": DBTaskResult.objects.filter(status="READY").count()}
+    expected = {"none": (0, 0), "timers": (WAITING, 0), "run_after": (0, WAITING)}[waiting]
+    if (left["timers"], left["scheduled"]) != expected:
+        problems.append(f"left waiting {left}, expected timers/scheduled {expected}")
+    connection.close()
+    figures = {"key": key, "label": label, "worker": kind, "waiting": waiting, "left": left}
+    if not problems:
+        figures |= {f"claim_{k}": _ms(v) for k, v in claim.items()} | {f"idle_{k}": _ms(v) for k, v in idle.items()}
+    figures["error"] = "; ".join(problems)
+    if problems:
+        print(f"ERROR in workers: {label}: {figures['error']}", file=sys.stderr, flush=True)
     return figures
 
 
-def startup(env: dict[str, str]) -> dict:
-    """Seconds for run_worker --once on an empty queue (mean of a few rounds), alone and two at once."""
-    _empty_tables()
-    figures = {}
-    for count in WORKER_COUNTS:
-        rounds = [workers_run(env, count)["seconds"] for _ in range(STARTUP_ROUNDS)]
-        figures[str(count)] = {"mean_s": round(statistics.mean(rounds), 3), "rounds_s": [round(r, 3) for r in rounds]}
-    return figures
+# --- report ----------------------------------------------------------------------------------------------------
 
 
-def machine_before() -> dict:
-    busy_before = machine_cpu()
-    time.sleep(1)
-    busy_after = machine_cpu()
-    busy = (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1)
-    loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    return {"busy_pct": round(busy * 100, 1), "loadavg": loadavg}
+MEASURES = ("server", "sql", "wall")
 
 
-def _verdict(speedup: float) -> str:
-    if speedup >= 1.1:
-        return "yes"
-    if speedup <= 0.9:
-        return "no (slower)"
-    return "no (within 10%)"
+def ratios(results: dict) -> dict:
+    """Claim with something waiting over claim with nothing waiting, for each measure (medians)."""
+
+    def over(key: str, base: str, measure: str) -> float | None:
+        a, b = results.get(key, {}).get(f"claim_{measure}"), results.get(base, {}).get(f"claim_{measure}")
+        return round(a["median_ms"] / b["median_ms"], 2) if a and b and b["median_ms"] else None
+
+    return {
+        "timers_over_none": {m: over("run_worker_timers", "run_worker_none", m) for m in MEASURES},
+        "run_after_over_none": {m: over("db_worker_run_after", "db_worker_none", m) for m in MEASURES},
+    }
+
+
+def _ratios_text(figures: dict[str, float | None]) -> str:
+    return ", ".join(f"{figures[m]:.2f}x {m}" for m in MEASURES if figures[m] is not None)
 
 
 def report(figures: dict) -> str:
-    out = ["", "=" * 100]
+    out = ["", "=" * 110]
     out.append(
-        f"Background workers  ·  manage.py run_worker --once (django-tasks-db)  ·  database: {figures['database']}  ·  "
-        f"{figures['cpus']} CPUs"
+        f"Background workers  ·  claim of an e-mail job and idle polls, in-process  ·  database: {figures['database']}"
     )
     out.append(
-        "Time = from starting the worker process(es) together until the last exits (start-up included, nothing "
-        "subtracted)"
+        f"{CLAIMS} claims, then {POLLS} idle polls per scenario (after {WARMUP} warm-up claims); median (p95) ms. "
+        f"server = PostgreSQL's planning + execution of the poll's SELECTs (EXPLAIN ANALYZE, one poll in "
+        f"{EXPLAIN_EVERY}); SQL = time in the driver, round trips included; wall = the whole poll."
     )
     if figures["database_warning"]:
         out.append(f"WARNING: {figures['database_warning']}")
-    idle = figures["machine_before"]
-    out.append(f"Machine before the workers: {idle['busy_pct']:.0f}% busy over 1 s, load average {idle['loadavg']}")
-    if idle["busy_pct"] > 20:
-        out.append("WARNING: other processes were already using the CPUs: the figures are noisy")
-    out.append("=" * 100)
-    rows = [["scenario", "workers", "jobs", "seconds", "jobs/s", "vs empty", "split", "2 vs 1", "machine busy"]]
-    for s in figures["scenarios"]:
-        if s["error"] and "seconds" not in s:
-            rows.append([s["scenario"], str(s["workers"]), str(s["jobs"]), "-", "-", "-", "-", "-", "-"])
-            continue
-        ratio = s.get("ratio_to_empty")
-        speedup = s.get("speedup_vs_1")
+    out.append("=" * 110)
+    columns = [f"{when}_{m}" for when in ("claim", "idle") for m in MEASURES]
+    rows = [["scenario", *(c.replace("_", " ") for c in columns)]]
+    for s in figures["scenarios"].values():
         rows.append(
-            [
-                s["scenario"],
-                str(s["workers"]),
-                str(s["jobs"]),
-                f"{s['seconds']:.2f}",
-                f"{s['jobs_per_s']:.1f}",
-                f"{ratio:.2f}x" if ratio is not None else "-",
-                "/".join(str(n) for n in s["per_worker"]),
-                f"{speedup:.2f}x {_verdict(speedup)}" if speedup is not None else "",
-                f"{s['machine_busy_pct']:.0f}%",
-            ]
+            [s["label"], *(f"{s[c]['median_ms']:.3f} ({s[c]['p95_ms']:.2f})" if c in s else "-" for c in columns)]
         )
-    out.append(table(rows, "lrrrrrlll"))
+    out.append(table(rows, "l" + "r" * len(columns)))
     out.append("")
-    up = figures["startup"]
-    out.append(
-        f"Process start-up (run_worker --once on an empty queue, mean of {STARTUP_ROUNDS}): "
-        f"1 worker {up['1']['mean_s']:.2f} s, 2 at once {up['2']['mean_s']:.2f} s; included in every time above."
-    )
-    out.append(
-        "vs empty = jobs/s over the empty-task jobs/s with the same number of workers; "
-        "split = jobs run by each worker; 2 vs 1 = jobs/s of 2 workers over 1."
-    )
-    if (figures["cpus"] or 1) <= 2:
+    r = figures["ratios"]
+    mine = r["timers_over_none"]
+    if mine["server"] is not None:
+        verdict = "met" if mine["server"] <= CLAIM_GOAL else "MISSED"
         out.append(
-            f"Only {figures['cpus']} CPUs: the workers share them with PostgreSQL, the SMTP sink (in the bench "
-            "process) and anything else running, so a second worker process cannot add much."
+            f"Claim with {WAITING:,} timers waiting / with none: {_ratios_text(mine)} "
+            f"(goal within {CLAIM_GOAL}x of database time: {verdict})."
         )
-    mails = [s for s in figures["scenarios"] if "emails" in s]
-    if mails:
-        parts = [
-            f"{s['workers']} worker(s): {s['emails']['received']} received, {s['emails']['distinct_received']} distinct "
-            f"Message-IDs, {s['emails']['duplicates']} duplicates, {s['emails']['missing']} missing, outbox "
-            + ", ".join(f"{k} {v}" for k, v in sorted(s["emails"]["outbox_statuses"].items()))
-            for s in mails
-        ]
-        out.append("E-mails at the SMTP sink: " + "; ".join(parts) + ".")
+    if r["run_after_over_none"]["server"] is not None:
+        out.append(
+            f"Baseline, db_worker with {WAITING:,} run_after jobs waiting / with none: "
+            f"{_ratios_text(r['run_after_over_none'])}."
+        )
+    scenarios = figures["scenarios"]
+    idle = scenarios.get("run_worker_timers", {}).get("idle_server")
+    if idle:
+        verdict = "met" if idle["median_ms"] < IDLE_GOAL_MS else "MISSED"
+        line = (
+            f"Idle run_worker poll with {WAITING:,} timers waiting: {idle['median_ms']:.3f} ms of database time "
+            f"(goal under {IDLE_GOAL_MS:.0f} ms: {verdict})"
+        )
+        baseline = scenarios.get("db_worker_run_after", {}).get("idle_server")
+        if baseline:
+            line += f"; db_worker with {WAITING:,} run_after jobs waiting: {baseline['median_ms']:.1f} ms"
+        out.append(line + ".")
     out.append("")
     if figures["errors"]:
-        for error in figures["errors"]:
-            out.append(f"ERROR: {error}")
+        out.extend(f"ERROR: {error}" for error in figures["errors"])
     else:
-        out.append("Errors: none (every job ran once and succeeded; every e-mail arrived exactly once, all sent).")
+        out.append("Errors: none (every claim took an e-mail job, no idle poll took a job, nothing waiting was lost).")
     out.append(f"Worker benchmark run time {figures['runtime_s']:.0f} s.")
     return "\n".join(out)
 
 
 def bench(env: dict[str, str], database) -> dict:
     """Run every worker scenario, print the table, return the figures. Empties the database."""
+    from bench import data
+
     started = time.monotonic()
-    before = machine_before()
-    worker_env = {**env, "DEBUG": "0"}
-    results = []
-    with Sink() as sink:
-        mail_env = {**worker_env, "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}"}
-        say(f"workers: start-up time of run_worker --once on an empty queue ({STARTUP_ROUNDS} rounds each)")
-        up = startup(worker_env)
-        for count in WORKER_COUNTS:
-            results.append(
-                scenario("empty task", key="noop", workers=count, jobs=TASKS, enqueue=noop_enqueue, env=worker_env)
-            )
-        for count in WORKER_COUNTS:
-            results.append(
-                scenario(
-                    "e-mail (activation-link, SMTP)",
-                    key="email",
-                    workers=count,
-                    jobs=EMAILS,
-                    enqueue=emails_enqueue,
-                    env=mail_env,
-                    sink=sink,
-                )
-            )
-    _empty_tables()
-    empty = {s["workers"]: s for s in results if s["key"] == "noop" and "jobs_per_s" in s}
-    single = {s["key"]: s for s in results if s["workers"] == 1 and "jobs_per_s" in s}
-    for s in results:
-        if "jobs_per_s" not in s:
-            continue
-        base = empty.get(s["workers"])
-        s["ratio_to_empty"] = round(s["jobs_per_s"] / base["jobs_per_s"], 3) if base else None
-        one = single.get(s["key"])
-        s["speedup_vs_1"] = round(s["jobs_per_s"] / one["jobs_per_s"], 3) if one and s["workers"] > 1 else None
-        if s["speedup_vs_1"] is not None:
-            s["two_beat_one"] = s["speedup_vs_1"] >= 1.1
+    if database.vendor != "postgresql":
+        print("WARNING: the worker benchmark needs PostgreSQL; skipped.", file=sys.stderr, flush=True)
+        return {"errors": [], "skipped": "needs PostgreSQL"}
+    results = {key: scenario(key, kind, waiting, label) for key, kind, waiting, label in SCENARIOS}
+    data.clean()
     figures = {
         "database": f"{database.vendor} {database.display}",
         "database_warning": database.warning,
-        "cpus": os.cpu_count(),
-        "command": " ".join(["python", *COMMAND[1:]]),
-        "timeout_s": TIMEOUT,
-        "machine_before": before,
-        "startup": up,
+        "waiting": WAITING,
+        "claims": CLAIMS,
+        "polls": POLLS,
         "scenarios": results,
-        "errors": [f"{s['scenario']} with {s['workers']} worker(s): {s['error']}" for s in results if s["error"]],
+        "ratios": ratios(results),
+        "errors": [f"{s['label']}: {s['error']}" for s in results.values() if s["error"]],
         "runtime_s": round(time.monotonic() - started, 1),
     }
     print(report(figures), flush=True)

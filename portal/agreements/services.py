@@ -16,6 +16,7 @@ from portal.agreements.documents import agreement_html, html_to_pdf, sha256, sig
 from portal.agreements.models import Agreement, SigningInvitation
 from portal.agreements.seal import seal_pdf
 from portal.core.text import CONTROL_REFUSED, control_characters_in, text_checked
+from portal.core.timers import timer_set
 from portal.core.tokens import token_hash, token_new
 from portal.notifications.services import absolute_url, email_queue, staff_addresses
 from portal.onboarding import pipeline
@@ -134,8 +135,12 @@ def _invite(agreement: Agreement, *, resend: bool = False) -> SigningInvitation:
     )
     first_reminder = now + settings.SIGNATURE_REMINDER_EVERY
     if first_reminder < invitation.expires_at:
-        signature_remind.using(run_after=first_reminder).enqueue(invitation_id=invitation.pk)
-    signature_expire.using(run_after=invitation.expires_at).enqueue(invitation_id=invitation.pk)
+        timer_set(
+            signature_remind, at=first_reminder, key=f"signature-remind:{invitation.pk}", invitation_id=invitation.pk
+        )
+    timer_set(
+        signature_expire, at=invitation.expires_at, key=f"signature-expire:{invitation.pk}", invitation_id=invitation.pk
+    )
     return invitation
 
 
@@ -460,7 +465,7 @@ def signature_remind(*, invitation_id: int) -> str:
             ),
         )
         if not last:
-            remind_task.using(run_after=next_at).enqueue(invitation_id=invitation.pk)
+            timer_set(remind_task, at=next_at, key=f"signature-remind:{invitation.pk}", invitation_id=invitation.pk)
     return "reminded"
 
 

@@ -32,3 +32,20 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bucket}: {self.hits}"
+
+
+class Timer(models.Model):
+    """A job to run later (a reminder, an expiry, a retry after a back-off), waiting here until it is due.
+
+    Waiting timers live outside the task queue, so that however many wait, claiming a ready job costs the same;
+    `portal.core.timers` sets them and moves the due ones into the queue as jobs.
+    """
+
+    due_at = models.DateTimeField(db_index=True)
+    task_path = models.CharField(max_length=200)  # the task's import path, e.g. "portal.agreements.tasks.…"
+    kwargs = models.JSONField(default=dict)
+    key = models.CharField(max_length=200, unique=True, null=True, blank=True)  # at most one waiting timer per key
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.task_path}({self.kwargs}) at {self.due_at:%Y-%m-%d %H:%M:%S}"

@@ -1,8 +1,9 @@
 """Jobs of a worker that died (SIGKILL, a machine lost) go back to the queue; every job is safe to run again.
 
-`SweepingWorker` is the task backend's worker with one addition: every so often, busy or idle, it runs
-a sweep (put back the jobs of dead workers, queue again the e-mails whose lease ran out), so that
-what a dead worker left behind is picked up while the other workers run, not at the next start.
+`SweepingWorker` is the task backend's worker with two additions: before each claim it moves the due timers
+into the queue (`portal.core.timers`), and every so often, busy or idle, it runs a sweep (put back the jobs of
+dead workers, queue again the e-mails whose lease ran out), so that what a dead worker left behind is picked up
+while the other workers run, not at the next start.
 """
 
 import logging
@@ -20,6 +21,8 @@ from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
+
+from portal.core.timers import timers_fire
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +64,11 @@ def tasks_recover_orphans(*, stale_after: timedelta = STALE_AFTER) -> int:
 
 
 class SweepingWorker(Worker):
-    """The backend's worker loop (claim a ready job, run it, sleep when idle), plus `sweep` every `sweep_every`.
+    """The backend's worker loop (claim a ready job, run it, sleep when idle), plus due timers and `sweep`.
 
     The sweep runs first (what a dead worker left is recovered before anything else), then between
-    jobs when it is due. Signals keep the backend's meaning: SIGTERM finishes the job in hand.
+    jobs when it is due; due timers are moved into the queue before every claim, so `--once` runs them too.
+    Signals keep the backend's meaning: SIGTERM finishes the job in hand.
     """
 
     def __init__(self, *, sweep: Callable[[], None], sweep_every: timedelta, **options) -> None:
@@ -85,6 +89,14 @@ class SweepingWorker(Worker):
             if not is_locked_database_exception(exc):
                 raise
             logger.warning("Sweep skipped, the database is locked; next try in %s s.", self.sweep_every)
+
+    def fire_timers(self) -> None:
+        try:
+            timers_fire()
+        except OperationalError as exc:
+            if not is_locked_database_exception(exc):
+                raise
+            logger.warning("Timers not fired, the database is locked; next try at the next poll.")
 
     def claim_next(self) -> tuple[DBTaskResult | None, bool]:
         """The next ready job, claimed for this worker; and whether the queue could be read at all."""
@@ -111,6 +123,7 @@ class SweepingWorker(Worker):
         while self.running:
             close_old_connections()
             self.sweep_if_due()
+            self.fire_timers()
             task_result, queue_read = self.claim_next()
             if task_result is not None:
                 self.run_task(task_result)

@@ -16,6 +16,7 @@ from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
 from portal.core.retry import backoff
+from portal.core.timers import timer_set
 from portal.core.workers import worker_id_new
 from portal.notifications.models import OutboundAttachment, OutboundEmail
 
@@ -213,7 +214,7 @@ def _email_failed(email: OutboundEmail, exc: Exception, *, owner: str, retry) ->
             email.pk, owner, status=OutboundEmail.Status.QUEUED, last_error=error, next_attempt_at=next_attempt_at
         ):
             return "lease lost"
-        retry.using(run_after=next_attempt_at).enqueue(email_id=email.pk)
+        timer_set(retry, at=next_attempt_at, key=f"email-send:{email.pk}", email_id=email.pk)
     logger.warning(
         "E-mail %s not sent (attempt %s), next try at %s: %s", email.pk, email.attempts, next_attempt_at, error
     )

@@ -4,6 +4,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from portal.companies.vies import ViesUnavailable, vies_lookup
+from portal.core.timers import timer_set
 from portal.onboarding.models import TenantRequest
 
 VIES_ATTEMPTS = 3
@@ -19,8 +20,12 @@ def check_vat(*, request_id: int, attempt: int) -> str:
         answer = vies_lookup(request.applicant.vat_number)
     except ViesUnavailable:
         if attempt < VIES_ATTEMPTS:
-            check_vat.using(run_after=timezone.now() + timedelta(minutes=30 * attempt)).enqueue(
-                request_id=request_id, attempt=attempt + 1
+            timer_set(
+                check_vat,
+                at=timezone.now() + timedelta(minutes=30 * attempt),
+                key=f"check-vat:{request_id}",
+                request_id=request_id,
+                attempt=attempt + 1,
             )
         return "unconfirmed"
     result = TenantRequest.VatCheck.CONFIRMED if answer.valid else TenantRequest.VatCheck.NOT_FOUND

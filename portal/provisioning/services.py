@@ -15,6 +15,7 @@ from portal.companies.models import Membership
 from portal.core.retry import backoff
 from portal.core.sealed_box import seal_text
 from portal.core.text import text_checked
+from portal.core.timers import timer_set
 from portal.notifications.services import absolute_url, email_queue, staff_addresses
 from portal.onboarding import pipeline
 from portal.onboarding.models import TenantRequest, TimelineEntry
@@ -139,7 +140,9 @@ def _attempt_failed(request_id: int, error: ProvisionerError) -> str:
                 backoff(request.provisioning_attempts, first=BACKOFF_FIRST, cap=BACKOFF_MAX),
                 timedelta(seconds=error.retry_after or 0),
             )
-            provision_tenant.using(run_after=timezone.now() + wait).enqueue(request_id=request.pk)
+            timer_set(
+                provision_tenant, at=timezone.now() + wait, key=f"provision-tenant:{request.pk}", request_id=request.pk
+            )
             timeline_append(
                 request=request,
                 kind=TimelineEntry.Kind.NOTE,

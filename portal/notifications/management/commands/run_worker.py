@@ -11,8 +11,9 @@ from portal.notifications.services import outbox_recover
 class Command(BaseCommand):
     help = (
         "Run background jobs and due timers until stopped (SIGTERM finishes the job in hand). "
-        "A thin front to the task backend's db_worker that also, every WORKER_SWEEP_EVERY, puts back "
-        "the jobs of dead workers and queues again the e-mails whose sending lease ran out."
+        "A thin front to the task backend's db_worker that also queues the timers that fell due (reminders, "
+        "expiries, retries) before each claim, and every WORKER_SWEEP_EVERY puts back the jobs of dead workers "
+        "and queues again the e-mails whose sending lease ran out."
     )
 
     requires_system_checks: list[str] = []  # a worker starts fast; `manage.py check` runs at deploy
