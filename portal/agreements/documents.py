@@ -1,64 +1,177 @@
-"""The agreement as a document: rendered from a versioned template, with an evidence page once signed."""
+"""The agreement as a document: a versioned Typst template, with an evidence page once signed.
 
+One template per agreement version makes both the PDF that is sent and signed and the HTML the signer
+reads on the signing page, from the same data: the two cannot say different things. The data goes to
+Typst as JSON (`sys.inputs`), never spliced into markup, so any company or person name prints as written.
+"""
+
+import datetime
 import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from functools import cache
 from io import BytesIO
+from pathlib import Path
+from typing import Any, Literal
 
+import typst
 from django.conf import settings
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from weasyprint import HTML
 
+from portal.agreements.models import Agreement, SigningInvitation
 from portal.onboarding.models import TenantRequest
+
+logger = logging.getLogger(__name__)
+
+# Debian's fonts-dejavu-core beside the fonts Typst embeds, and no others: the same data makes the same bytes.
+FONT_DIRS = ["/usr/share/fonts/truetype/dejavu"]
+_HTML_EXPORT_NOTICE = "html export is under active development"
+_compilers = threading.local()
+
+
+def templates_dir() -> Path:
+    return Path(settings.BASE_DIR) / "templates" / "agreements"
 
 
 def template_name(version: str) -> str:
-    return f"agreements/service-agreement-{version}.html"
+    return f"service-agreement-{version}.typ"
 
 
-def agreement_html(*, request: TenantRequest, version: str) -> str:
-    return render_to_string(
-        template_name(version),
-        {
-            "brand": settings.PORTAL_BRAND,
-            "version": version,
-            "prepared_at": timezone.localtime(),
-            "req": request,
-            "company": request.applicant,
-            "technical": request.technical_contact,
-            "commercial": request.commercial_contact,
+@cache
+def _fonts() -> typst.Fonts:
+    """Read once per process and shared by the compilers: a new one is ready in well under a millisecond."""
+    return typst.Fonts(include_system_fonts=False, include_embedded_fonts=True, font_paths=FONT_DIRS)
+
+
+def _compiler() -> typst.Compiler:
+    """This thread's compiler, kept for what it learns from one document to the next; it serves one thread."""
+    root = str(templates_dir())
+    if getattr(_compilers, "root", None) != root:
+        _compilers.compiler = typst.Compiler(root=root, font_paths=_fonts(), ignore_system_fonts=True)
+        _compilers.root = root
+    return _compilers.compiler
+
+
+def _compile(
+    template: str,
+    data: dict[str, Any],
+    *,
+    made_at: datetime.datetime,
+    output: Literal["pdf", "html"],
+    tagged: bool = True,
+) -> bytes:
+    """`data` reaches the template as `sys.inputs.data`; `made_at` dates the PDF, so the same data makes the same bytes.
+
+    A tagged PDF carries its structure for screen readers."""
+    result, warnings = _compiler().compile_with_warnings(
+        str(templates_dir() / template),
+        format=output,
+        sys_inputs={"data": json.dumps(data)},
+        timestamp=int(made_at.timestamp()),
+        pdf_tags=tagged,
+    )
+    for warning in warnings:
+        if not str(warning).startswith(_HTML_EXPORT_NOTICE):
+            logger.warning("Typst, %s (%s): %s", template, output, warning)
+    assert isinstance(result, bytes)
+    return result
+
+
+def _when(moment: datetime.datetime | None, pattern: str, empty: str = "—") -> str:
+    return date_format(timezone.localtime(moment), pattern) if moment else empty
+
+
+def agreement_data(*, request: TenantRequest, version: str, prepared_at: datetime.datetime) -> dict[str, Any]:
+    """What an agreement says about this request, as plain JSON values."""
+    company = request.applicant
+    technical, commercial = request.technical_contact, request.commercial_contact
+    return {
+        "brand": settings.PORTAL_BRAND,
+        "version": version,
+        "prepared": _when(prepared_at, "j F Y"),
+        "request": request.pk,
+        "company": {
+            "legal_name": company.legal_name,
+            "address_lines": company.address_lines,
+            "vat_number": company.vat_number,
+            "registry_number": company.registry_number,
         },
+        "tenant": {"domain": request.domain, "display_name": request.display_name, "country": request.tenant_country},
+        "technical": {"full_name": technical.full_name, "email": technical.email},
+        "commercial": {"full_name": commercial.full_name, "job_title": commercial.job_title, "email": commercial.email},
+    }
+
+
+@dataclass(frozen=True)
+class RenderedAgreement:
+    html: str  # for reading on the signing page
+    pdf: bytes  # sent, signed and sealed
+
+
+def agreement_render(*, request: TenantRequest, version: str) -> RenderedAgreement:
+    """The agreement of this request from the template of `version`, as PDF and as HTML."""
+    prepared_at = timezone.now()
+    data = agreement_data(request=request, version=version, prepared_at=prepared_at)
+    template = template_name(version)
+    return RenderedAgreement(
+        html=_compile(template, data, made_at=prepared_at, output="html").decode(),
+        pdf=_compile(template, data, made_at=prepared_at, output="pdf"),
     )
 
 
-def html_to_pdf(html: str) -> bytes:
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+def agreement_pdf(*, request: TenantRequest, version: str) -> bytes:
+    """The PDF alone: what staff preview before validating."""
+    prepared_at = timezone.now()
+    data = agreement_data(request=request, version=version, prepared_at=prepared_at)
+    return _compile(template_name(version), data, made_at=prepared_at, output="pdf")
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def evidence_pdf(*, agreement, invitation) -> bytes:
+def evidence_data(*, agreement: Agreement, invitation: SigningInvitation) -> dict[str, Any]:
     request = agreement.request
-    evidence = render_to_string(
-        "agreements/evidence.html",
-        {
-            "brand": settings.PORTAL_BRAND,
-            "agreement": agreement,
-            "invitation": invitation,
-            "req": request,
-            "company": request.applicant,
-            "verify_url": settings.PORTAL_BASE_URL + reverse("agreements:verify"),
-        },
-    )
-    return html_to_pdf(evidence)
+    company = request.applicant
+    moment = "Y-m-d H:i:s T"
+    return {
+        "brand": settings.PORTAL_BRAND,
+        "version": agreement.version,
+        "request": request.pk,
+        "company": company.legal_name,
+        "vat_number": company.vat_number,
+        "signer_name": agreement.signer_name,
+        "signer_title": agreement.signer_title,
+        "signer_email": agreement.signer_email,
+        "signer_ip": agreement.signer_ip or "unknown",
+        "signer_user_agent": agreement.signer_user_agent or "unknown",
+        "sent_at": _when(invitation.created_at, moment),
+        "first_opened_at": _when(invitation.first_opened_at, moment),
+        "code_sent_at": _when(invitation.code_sent_at, moment),
+        "code_verified_at": _when(invitation.code_verified_at, moment),
+        "signed_at": _when(agreement.signed_at, moment),
+        "sha256": agreement.sha256,
+        "consent_version": agreement.consent_version,
+        "consent_text": agreement.consent_text,
+        "verify_url": settings.PORTAL_BASE_URL + reverse("agreements:verify"),
+    }
 
 
-def signed_document(*, agreement, invitation) -> bytes:
+def evidence_pdf(*, agreement: Agreement, invitation: SigningInvitation) -> bytes:
+    """Untagged: the page joins the signed file as a drawing (a form XObject), which keeps no structure."""
+    data = evidence_data(agreement=agreement, invitation=invitation)
+    made_at = agreement.signed_at or timezone.now()
+    return _compile("evidence.typ", data, made_at=made_at, output="pdf", tagged=False)
+
+
+def signed_document(*, agreement: Agreement, invitation: SigningInvitation) -> bytes:
     """The agreement exactly as sent, with the evidence pages added as an incremental update (to be sealed).
 
     The sent PDF's bytes stay the file's first revision, so its SHA-256 on the evidence page can be checked.

@@ -5,11 +5,14 @@ import logging
 import os
 import re
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from io import BytesIO
 from pathlib import Path
 
+from asn1crypto import cms
+from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,10 +25,13 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.attributes import CMSAttributeProvider, SignedAttributeProviderSpec
+from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 SEAL_FIELD = "PortalSeal"
 _REASON = re.compile(r"request #(\d+) signed by (.+)$")
@@ -136,18 +142,121 @@ def load_trusted_certificate(path: str) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
 
 
-@cache
-def _signer(path: str, passphrase: bytes) -> signers.SimpleSigner:
-    return load_seal_signer(path, passphrase)
+# Room for the signature container in the PDF, in bytes: set aside up front, it spares pyHanko a trial
+# signature to measure it. The certificates are counted; the rest (signed attributes, the signature value, a
+# time-stamp token with its own certificates) is given far more room than it takes.
+_SIGNATURE_ROOM = 8 * 1024
+_TIMESTAMP_ROOM = 16 * 1024
+
+
+class _CertificateReference(CMSAttributeProvider):
+    """The seal certificate's signing-certificate-v2 attribute, which PAdES signs into every seal.
+
+    Encoded once and read back from its DER: built afresh, asn1crypto re-encodes the certificate's names on
+    every signature, which was a third of the seal's time.
+    """
+
+    attribute_type = "signing_certificate_v2"
+
+    def __init__(self, certificate: asn1_x509.Certificate):
+        attribute = simple_cms_attribute(self.attribute_type, as_signing_certificate_v2(certificate))
+        self._attribute = cms.CMSAttribute.load(attribute.dump())
+
+    async def get_attribute(self, dry_run=False) -> cms.CMSAttribute:
+        return self._attribute
+
+
+class _PadesAttributes(SignedAttributeProviderSpec):
+    """A PAdES seal's signed attributes (pyHanko adds the content type and the message digest)."""
+
+    def __init__(self, certificate: asn1_x509.Certificate):
+        self._certificate = _CertificateReference(certificate)
+
+    def signed_attr_providers(self, data_digest: bytes, digest_algorithm: str) -> Iterator[CMSAttributeProvider]:
+        yield self._certificate
+
+
+@dataclass(frozen=True)
+class _SealKey:
+    """The seal's key and certificates as read from its file (DER), shared by the process's threads."""
+
+    source: tuple[str, bytes, int, int]  # path, passphrase, and the file's size and change time
+    certificate: bytes
+    key: bytes
+    other_certificates: tuple[bytes, ...]
+
+    def signer(self) -> signers.SimpleSigner:
+        """A signer of this thread's own: asn1crypto objects fill caches as they are read, so threads share none."""
+        return signers.SimpleSigner(
+            signing_cert=asn1_x509.Certificate.load(self.certificate),
+            signing_key=asn1_keys.PrivateKeyInfo.load(self.key),
+            cert_registry=SimpleCertificateStore.from_certs(
+                [asn1_x509.Certificate.load(der) for der in self.other_certificates]
+            ),
+        )
+
+    def bytes_reserved(self, *, timestamped: bool) -> int:
+        certificates = len(self.certificate) + sum(len(der) for der in self.other_certificates)
+        return 2 * (certificates + _SIGNATURE_ROOM + (_TIMESTAMP_ROOM if timestamped else 0))  # as hex digits
+
+
+@dataclass(frozen=True)
+class _ThreadSigners:
+    key: _SealKey
+    plain: signers.SimpleSigner  # the certificate to trust, and signatures with pyHanko's defaults
+    sealer: signers.SimpleSigner  # the same key, with the PAdES signed attributes prepared
+
+    @classmethod
+    def of(cls, key: _SealKey) -> "_ThreadSigners":
+        sealer = key.signer()
+        sealer.signed_attr_prov_spec = _PadesAttributes(sealer.signing_cert)
+        return cls(key, key.signer(), sealer)
+
+
+_key: _SealKey | None = None
+_key_lock = threading.Lock()
+_threads = threading.local()
+key_loads = 0  # how often this process has read a seal key from its file: once per certificate in use
+
+
+def _seal_key() -> _SealKey:
+    """The seal's key, read once per process; again only when the settings name another file or passphrase,
+    or the file was replaced."""
+    global _key, key_loads
+    path, passphrase = _pkcs12_source()
+    try:
+        stat = path.stat()
+        source = (str(path), passphrase, stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        source = (str(path), passphrase, -1, -1)  # load_seal_signer says what is wrong
+    with _key_lock:
+        if _key is None or _key.source != source:
+            loaded = load_seal_signer(str(path), passphrase)
+            assert loaded.signing_cert is not None  # load_seal_signer refuses a file without one
+            _key = _SealKey(
+                source=source,
+                certificate=loaded.signing_cert.dump(),
+                key=loaded.signing_key.dump(),
+                other_certificates=tuple(certificate.dump() for certificate in loaded.cert_registry),
+            )
+            key_loads += 1
+        return _key
+
+
+def _signers() -> _ThreadSigners:
+    key = _seal_key()
+    mine = getattr(_threads, "signers", None)
+    if mine is None or mine.key is not key:
+        mine = _threads.signers = _ThreadSigners.of(key)
+    return mine
 
 
 def portal_signer() -> signers.SimpleSigner:
-    path, passphrase = _pkcs12_source()
-    return _signer(str(path), passphrase)
+    return _signers().plain
 
 
 def seal_pdf(pdf: bytes, *, request_id: int, signer_name: str) -> bytes:
-    """Certify the PDF with the portal's seal (PAdES B-B, or B-T with a time-stamp server)."""
+    """Certify the PDF with the portal's seal (PAdES B-B, or B-T with a time-stamp server): one signature."""
     metadata = signers.PdfSignatureMetadata(
         field_name=SEAL_FIELD,
         subfilter=fields.SigSeedSubFilter.PADES,
@@ -158,8 +267,12 @@ def seal_pdf(pdf: bytes, *, request_id: int, signer_name: str) -> bytes:
         docmdp_permissions=fields.MDPPerm.NO_CHANGES,
     )
     timestamper = timestamps.HTTPTimeStamper(settings.SEAL_TSA_URL) if settings.SEAL_TSA_URL else None
+    seal = _signers()
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    return signers.sign_pdf(writer, metadata, signer=portal_signer(), timestamper=timestamper).getvalue()
+    reserved = seal.key.bytes_reserved(timestamped=timestamper is not None)
+    return signers.sign_pdf(
+        writer, metadata, signer=seal.sealer, timestamper=timestamper, bytes_reserved=reserved
+    ).getvalue()
 
 
 @dataclass(frozen=True)

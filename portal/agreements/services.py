@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from portal.accounts.models import User
-from portal.agreements.documents import agreement_html, html_to_pdf, sha256, signed_document
+from portal.agreements.documents import agreement_render, sha256, signed_document
 from portal.agreements.models import Agreement, SigningInvitation
 from portal.agreements.seal import seal_pdf
 from portal.core.text import CONTROL_REFUSED, control_characters_in, text_checked
@@ -99,9 +99,10 @@ def _when(moment) -> str:
 def agreement_prepare(*, request: TenantRequest) -> Agreement:
     """Render the agreement of this request from the current template version, as it will be sent."""
     version = settings.AGREEMENT_VERSION
-    html = agreement_html(request=request, version=version)
-    pdf = html_to_pdf(html)
-    return Agreement.objects.create(request=request, version=version, html=html, pdf=pdf, sha256=sha256(pdf))
+    rendered = agreement_render(request=request, version=version)
+    return Agreement.objects.create(
+        request=request, version=version, html=rendered.html, pdf=rendered.pdf, sha256=sha256(rendered.pdf)
+    )
 
 
 def _invite(agreement: Agreement, *, resend: bool = False) -> SigningInvitation:

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from portal.accounts.decorators import staff_required
 from portal.accounts.services import activation_resend
-from portal.agreements.documents import agreement_html, html_to_pdf
+from portal.agreements.documents import agreement_pdf
 from portal.agreements.models import Agreement
 from portal.agreements.services import agreement_resend, agreement_withdraw
 from portal.agreements.views import pdf_response
@@ -116,8 +116,8 @@ def agreement_preview(request: HttpRequest, pk: int) -> HttpResponse:
     tenant_request = get_object_or_404(
         TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact"), pk=pk
     )
-    html = agreement_html(request=tenant_request, version=settings.AGREEMENT_VERSION)
-    return pdf_response(html_to_pdf(html), f"preview-{tenant_request.pk}.pdf")
+    pdf = agreement_pdf(request=tenant_request, version=settings.AGREEMENT_VERSION)
+    return pdf_response(pdf, f"preview-{tenant_request.pk}.pdf")
 
 
 @staff_required

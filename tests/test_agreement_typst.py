@@ -1,0 +1,149 @@
+"""The agreement typeset from its template: names print as written, the page and the PDF say the same, one seal key."""
+
+import html
+import re
+from io import BytesIO
+
+import pytest
+from django.utils import timezone
+from pypdf import PdfReader
+
+from portal.agreements import seal
+from portal.agreements.documents import agreement_render, sha256, signed_document
+from portal.agreements.models import Agreement, SigningInvitation
+from portal.companies.models import COMPANY_DETAILS, Company, Contact
+from portal.onboarding.models import TenantRequest
+
+# Typst's markup, code, math, comments, labels and references, and HTML's specials.
+TRICKY_NAME = 'Brightwave #import "x": * ] [ $x$ _y_ *z* @ref <lab> // \\ `raw` = #set text(red) & <b>BV</b>'
+TRICKY_SIGNER = "Carl ] #strong[Commerce] $1 * 2$ _Jr_"
+
+
+def _request(legal_name: str = "Brightwave Analytics BV") -> TenantRequest:
+    company = Company(
+        legal_name=legal_name,
+        vat_number="BE0403170701",
+        registry_number="0403.170.701",
+        address_line1="Korenmarkt 1",
+        postal_code="9000",
+        city="Gent",
+        country="BE",
+        phone="+3292345678",
+    )
+    tess = Contact(company=company, first_name="Tess", last_name="Tech", email="tess@brightwave.example")
+    carl = Contact(
+        company=company, first_name="Carl", last_name="Commerce", email="carl@brightwave.example", job_title="CEO"
+    )
+    return TenantRequest(
+        pk=41,
+        company=company,
+        company_snapshot={field: getattr(company, field) for field in COMPANY_DETAILS},
+        technical_contact=tess,
+        commercial_contact=carl,
+        domain_prefix="brightwave",
+        display_name="Brightwave",
+        tenant_country="BE",
+    )
+
+
+def _signed(request: TenantRequest, pdf: bytes, signer_name: str) -> tuple[Agreement, SigningInvitation]:
+    now = timezone.now()
+    agreement = Agreement(
+        request=request,
+        version="2026-01",
+        pdf=pdf,
+        sha256=sha256(pdf),
+        signed_at=now,
+        signer_name=signer_name,
+        signer_title="CEO",
+        signer_email="carl@brightwave.example",
+        signer_ip="127.0.0.1",
+        signer_user_agent="pytest",
+        consent_text=f"I sign for {request.applicant.legal_name}.",
+        consent_version="2026-01",
+    )
+    invitation = SigningInvitation(agreement=agreement, created_at=now, expires_at=now, code_sent_at=now)
+    return agreement, invitation
+
+
+def _words(text: str) -> list[str]:
+    """The words, without the numbers of numbered items (a list on the page numbers its items itself)."""
+    return [word for word in text.casefold().split() if not re.fullmatch(r"\d+\.", word)]
+
+
+def _pdf_pages(pdf: bytes) -> list[str]:
+    return [" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(pdf)).pages]
+
+
+def _html_text(document: str) -> str:
+    body = document[document.index("<body>") :]
+    return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def test_a_company_named_in_typst_markup_prints_as_written():
+    rendered = agreement_render(request=_request(TRICKY_NAME), version="2026-01")
+
+    pdf_text = " ".join(_pdf_pages(rendered.pdf))
+    assert TRICKY_NAME in pdf_text
+    assert "Service Agreement" in pdf_text and "red" in pdf_text  # nothing was run: the text is all there
+    assert TRICKY_NAME in " ".join(_html_text(rendered.html).split())
+    assert "<b>" not in rendered.html and "&lt;b>BV&lt;/b>" in rendered.html  # HTML-escaped too
+
+
+def test_the_evidence_page_prints_the_signer_as_typed_after_the_agreement_as_sent():
+    request = _request(TRICKY_NAME)
+    pdf = agreement_render(request=request, version="2026-01").pdf
+    agreement, invitation = _signed(request, pdf, TRICKY_SIGNER)
+
+    document = signed_document(agreement=agreement, invitation=invitation)
+
+    assert document.startswith(pdf)  # the first revision is the agreement as sent, byte for byte
+    evidence = _pdf_pages(document)[-1]
+    assert evidence.startswith("Evidence of signature")
+    assert f"Signed by {TRICKY_SIGNER}, CEO" in evidence
+    assert f"Customer {TRICKY_NAME} (VAT BE0403170701)" in evidence
+    assert agreement.sha256 in evidence
+
+
+def test_the_page_the_signer_reads_and_the_pdf_say_the_same_words():
+    rendered = agreement_render(request=_request(), version="2026-01")
+    footer = re.compile(r"Arxus Service Agreement · version 2026-01 · request #41 · page \d+ of \d+")
+
+    pdf_words = _words(footer.sub(" ", " ".join(_pdf_pages(rendered.pdf))))
+    page_words = _words(_html_text(rendered.html))
+
+    assert pdf_words == page_words
+    assert "The signature, its evidence and the portal's seal follow on the last page." in _html_text(rendered.html)
+
+
+def test_the_same_agreement_typesets_to_the_same_bytes(time_machine):
+    time_machine.move_to("2026-03-03 10:00:00+01:00", tick=False)
+    first = agreement_render(request=_request(), version="2026-01")
+    second = agreement_render(request=_request(), version="2026-01")
+    assert first == second
+
+
+def _sealed_twice() -> list[bytes]:
+    request = _request()
+    agreement, invitation = _signed(request, agreement_render(request=request, version="2026-01").pdf, "Carl Commerce")
+    document = signed_document(agreement=agreement, invitation=invitation)
+    return [seal.seal_pdf(document, request_id=41, signer_name="Carl Commerce") for _ in range(2)]
+
+
+@pytest.mark.django_db
+def test_the_seal_key_is_read_once_for_many_seals_and_again_for_another_certificate(settings, tmp_path):
+    for name in ("first.p12", "second.p12"):
+        seal._make_dev_seal(tmp_path / name, b"seal-passphrase")
+    settings.SEAL_PKCS12_PASSWORD = "seal-passphrase"
+    settings.SEAL_PKCS12_PATH = str(tmp_path / "first.p12")
+    loads = seal.key_loads
+
+    sealed = _sealed_twice()
+    assert seal.key_loads == loads + 1
+    assert all(seal.verify_pdf(data).ok for data in sealed)
+
+    settings.SEAL_PKCS12_PATH = str(tmp_path / "second.p12")
+    resealed = _sealed_twice()
+    assert seal.key_loads == loads + 2
+    assert all(seal.verify_pdf(data).ok for data in resealed)
+    assert not seal.verify_pdf(sealed[0]).ok  # the first certificate is no longer this portal's
