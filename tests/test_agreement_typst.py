@@ -2,6 +2,8 @@
 
 import html
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 
 import pytest
@@ -147,3 +149,29 @@ def test_the_seal_key_is_read_once_for_many_seals_and_again_for_another_certific
     assert seal.key_loads == loads + 2
     assert all(seal.verify_pdf(data).ok for data in resealed)
     assert not seal.verify_pdf(sealed[0]).ok  # the first certificate is no longer this portal's
+
+
+@pytest.mark.django_db
+def test_signers_sealing_at_once_each_get_a_good_seal_from_one_key_load(settings, tmp_path):
+    """Threads of one web process seal at the same moment: each with a signer of its own, the key read once."""
+    seal._make_dev_seal(tmp_path / "seal.p12", b"seal-passphrase")
+    settings.SEAL_PKCS12_PASSWORD = "seal-passphrase"
+    settings.SEAL_PKCS12_PATH = str(tmp_path / "seal.p12")
+    request = _request()
+    agreement, invitation = _signed(request, agreement_render(request=request, version="2026-01").pdf, "Carl Commerce")
+    document = signed_document(agreement=agreement, invitation=invitation)
+    loads = seal.key_loads
+    start = threading.Barrier(4)
+
+    def sign_at_once(_: int) -> tuple[int, bool]:
+        start.wait()
+        signer = seal.portal_signer()
+        sealed = [seal.seal_pdf(document, request_id=41, signer_name="Carl Commerce") for _ in range(5)]
+        return id(signer), all(seal.verify_pdf(data).ok for data in sealed)
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(sign_at_once, range(4)))
+
+    assert all(ok for _, ok in outcomes)
+    assert len({signer for signer, _ in outcomes}) == 4
+    assert seal.key_loads == loads + 1
