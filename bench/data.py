@@ -1,15 +1,11 @@
-"""Data of the benchmark, in-process: cleaning, the staff user, bulk-created requests, query counts."""
+"""Data of the benchmark, in-process: cleaning, the staff user, bulk-created requests, query and statement counts."""
 
-import cProfile
-import pstats
 import time
-from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
-from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -77,6 +73,7 @@ def requests_seed(count: int, *, start: int = 0) -> None:
         [
             TenantRequest(
                 company=company,
+                company_snapshot=company.details(),
                 technical_contact=contact,
                 commercial_contact=contact,
                 domain_prefix=f"benchseed{i:05d}",
@@ -114,79 +111,42 @@ def staff_page_queries() -> dict[str, dict]:
     return figures
 
 
-_LIBRARY_SPOTS = (
-    ("django/template/loader.py", "render_to_string"),
-    ("django/shortcuts.py", "render"),
-    ("django/urls/base.py", "reverse"),
-    ("django/db/transaction.py", "__exit__"),
-    ("django/contrib/sessions/backends/db.py", "save"),
-    ("django/contrib/sessions/backends/db.py", "load"),
-    ("django/forms/forms.py", "full_clean"),
-    ("django/core/paginator.py", "count"),
-)
+# The request POST's own statements may number at most this (tests/test_queries.py holds the same budget).
+REQUEST_POST_BUDGET = 8
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+_RATE_LIMITS = '"core_ratecounter"'
 
 
-def _where(filename: str) -> str:
-    return filename.split("/site-packages/")[-1].split(str(settings.BASE_DIR) + "/")[-1]
+def request_post_statements(samples: int = 5) -> dict:
+    """The statements of the request-form POST in-process (test client, anonymous visitor), the most of `samples`.
 
-
-def hello_ms(samples: int = 50) -> float:
-    client = Client(SERVER_NAME=HOST)
-    client.get("/bench/hello/")
-    started = time.perf_counter()
-    for _ in range(samples):
-        client.get("/bench/hello/")
-    return (time.perf_counter() - started) * 1000 / samples
-
-
-def _profile(send: Callable[[int], HttpResponse], expected: int, *, samples: int, top: int) -> dict:
-    """Time `samples` calls plainly (with their queries), then again under cProfile for the hot spots."""
-    send(-1)
-    queries, sql_seconds, elapsed = 0, 0.0, 0.0
-    for i in range(samples):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            response = send(i)
-            elapsed += time.perf_counter() - started
-        if response.status_code != expected:
-            raise RuntimeError(f"in-process profile: answered {response.status_code}, not {expected}")
-        queries += len(captured)
-        sql_seconds += sum(float(q["time"]) for q in captured.captured_queries)
-    profiler = cProfile.Profile()
-    for i in range(samples, 2 * samples):
-        profiler.enable()
-        send(i)
-        profiler.disable()
-    hot = []
-    for (filename, line, function), (_cc, _nc, _tt, cumulative, _callers) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
-        project = "/portal/" in filename and "/site-packages/" not in filename
-        if project or any(filename.endswith(path) and function == name for path, name in _LIBRARY_SPOTS):
-            hot.append((cumulative, f"{_where(filename)}:{line} {function}"))
-    hot.sort(reverse=True)
-    connection.close()
-    return {
-        "samples": samples,
-        "ms_per_request": elapsed * 1000 / samples,
-        "queries_per_request": queries / samples,
-        "sql_ms_per_request": sql_seconds * 1000 / samples,
-        "hot_spots_profiled": [{"ms_per_request": c * 1000 / samples, "where": w} for c, w in hot[:top]],
-    }
-
-
-def request_post_profile(samples: int = 20, top: int = 10) -> dict:
-    """One request-form POST in-process (test client, no HTTP, no CSRF check): time, queries, hot spots."""
+    Split into the POST's own (its form's checks, the simulated provisioner's query standing for Microsoft, the
+    storing of the request), the rate-limit counters an anonymous caller adds, and transaction control.
+    """
     client = Client(SERVER_NAME=HOST)
     tag = f"{time.time_ns() % 10**8:08d}"
-    return _profile(
-        lambda i: client.post("/request-tenant/", request_form(f"benchprof{tag}n{i + 1:03d}")),
-        302,
-        samples=samples,
-        top=top,
-    )
-
-
-def staff_page_profile(samples: int = 20, top: int = 10) -> dict:
-    """The staff pipeline page in-process, signed in as the staff user."""
-    client = Client(SERVER_NAME=HOST)
-    client.force_login(User.objects.get(email=STAFF_EMAIL))
-    return _profile(lambda i: client.get("/backoffice/"), 200, samples=samples, top=top)
+    worst: dict = {}
+    for i in range(samples):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post("/request-tenant/", request_form(f"benchsql{tag}n{i:03d}"))
+        if response.status_code != 302:
+            raise RuntimeError(f"in-process request POST answered {response.status_code}, not 302")
+        split: dict[str, list[str]] = {"own": [], "rate_limits": [], "transaction": []}
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            kind = (
+                "transaction"
+                if sql.upper().startswith(_TRANSACTION_CONTROL)
+                else "rate_limits"
+                if _RATE_LIMITS in sql
+                else "own"
+            )
+            split[kind].append(sql)
+        if not worst or len(captured) > worst["total"]:
+            worst = {
+                "total": len(captured),
+                **{kind: len(sqls) for kind, sqls in split.items()},
+                "own_sql": split["own"],
+            }
+    connection.close()
+    return {"samples": samples, "budget": REQUEST_POST_BUDGET, **worst}

@@ -13,8 +13,18 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from bench.server import KEEP_ALIVE
+
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 REQUEST_TIMEOUT = 30.0
+# A connection idle longer than this is not reused. Gunicorn closes one idle for KEEP_ALIVE; a request sent on it
+# as it closes fails with "Server disconnected", and aiohttp sends again only idempotent ones (never a POST).
+CLIENT_KEEP_ALIVE = KEEP_ALIVE / 5
+
+
+def connector(clients: int = 1) -> aiohttp.TCPConnector:
+    """The clients' connection pool: one connection per client, never one the server may be closing."""
+    return aiohttp.TCPConnector(limit=clients, limit_per_host=clients, keepalive_timeout=CLIENT_KEEP_ALIVE)
 
 
 @dataclass
@@ -122,10 +132,9 @@ async def _drive(
     ticks: int,
 ) -> Outcome:
     assert urlsplit(base_url).hostname == "127.0.0.1", "the benchmark only ever talks to 127.0.0.1"
-    connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     async with aiohttp.ClientSession(
-        base_url=base_url, connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+        base_url=base_url, connector=connector(clients), timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
     ) as http:
         browsers = [Browser(i) for i in range(clients)]
         if prepare is not None:

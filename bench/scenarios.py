@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bench.load import Browser, csrf_fetch, read
+from bench.load import Browser, connector, csrf_fetch, read
 from bench.people import STAFF_EMAIL, STAFF_PASSWORD, request_form
 
 HELLO = "/bench/hello/"
@@ -55,7 +55,9 @@ async def pipeline_send(http: aiohttp.ClientSession, browser: Browser) -> tuple[
 
 
 async def _staff_login(base_url: str) -> dict[str, str]:
-    async with aiohttp.ClientSession(base_url=base_url, cookie_jar=aiohttp.DummyCookieJar()) as http:
+    async with aiohttp.ClientSession(
+        base_url=base_url, connector=connector(), cookie_jar=aiohttp.DummyCookieJar()
+    ) as http:
         browser = Browser(0)
         await csrf_fetch(http, browser, LOGIN)
         form = {"email": STAFF_EMAIL, "password": STAFF_PASSWORD, "next": "", "csrfmiddlewaretoken": browser.token}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
+KEEP_ALIVE = 5  # seconds gunicorn keeps an idle connection open (--keep-alive); the clients reuse theirs for less
 
 
 def free_port() -> int:
@@ -93,6 +94,8 @@ class Gunicorn:
             "5",
             "--backlog",
             "2048",
+            "--keep-alive",
+            str(KEEP_ALIVE),
             "--log-level",
             "warning",
         ]

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+from contextlib import nullcontext
 
 from django.db import IntegrityError, transaction
 from ninja import Path, Router
@@ -17,7 +18,7 @@ from portal.onboarding.domains import prefix_availability
 from portal.onboarding.forms import TenantRequestForm
 from portal.onboarding.models import IdempotencyRecord
 from portal.onboarding.selectors import request_get_for
-from portal.onboarding.services import PrefixTaken, request_submit
+from portal.onboarding.services import PrefixTaken, request_submit_with_timeline
 
 router = Router(tags=["tenant requests"])
 
@@ -51,7 +52,7 @@ FIELD_LOCATIONS = {
 def _form_data(payload: dict) -> dict:
     data = {}
     for field, location in FIELD_LOCATIONS.items():
-        value = payload
+        value: dict | str = payload
         for part in location:
             value = value.get(part, "") if isinstance(value, dict) else ""
         data[field] = value
@@ -115,9 +116,10 @@ def submit(request, payload: schemas.TenantRequestIn):
     if not form.is_valid():
         return Status(422, {"detail": _form_errors(form)})
     try:
-        with transaction.atomic():
-            tenant_request = request_submit(data=form.to_data(), user=user)
-            answer = request_out(tenant_request)
+        # The request and its idempotency record are stored together; without a key the service's own transaction is enough.
+        with transaction.atomic() if scoped_key else nullcontext():
+            tenant_request, timeline = request_submit_with_timeline(data=form.to_data(), user=user)
+            answer = request_out(tenant_request, timeline)
             if scoped_key:
                 IdempotencyRecord.objects.create(
                     key=scoped_key, body_hash=body_hash, status_code=201, response=json.loads(_json(answer))

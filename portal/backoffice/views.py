@@ -1,8 +1,12 @@
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -15,12 +19,43 @@ from portal.agreements.views import pdf_response
 from portal.core.timefmt import duration_words
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.pipeline import IllegalMove, can_move
-from portal.onboarding.selectors import request_checks, request_progress, staff_requests, stage_counts
+from portal.onboarding.selectors import request_checks, request_progress, staff_request_rows, stage_counts
 from portal.onboarding.services import request_ask_changes, request_reject, request_validate
 from portal.onboarding.stages import Stage
 from portal.provisioning.services import provisioning_cancel, provisioning_retry
 
 PAGE_SIZE = 50
+STAGE_LABELS = dict(Stage.choices)
+
+
+@dataclass(frozen=True)
+class Tab:
+    label: str
+    count: int
+    url: str
+    css_class: str  # "active" on the tab shown
+
+
+@dataclass(frozen=True)
+class Row:
+    """One request of the staff list, as the template shows it."""
+
+    number: int
+    url: str
+    company: str
+    vat_number: str
+    domain: str
+    technical_contact: str
+    stage: str
+    stage_label: str
+    waited: str
+
+
+@dataclass(frozen=True)
+class Pager:
+    label: str
+    newer_url: str  # "" on the first page
+    older_url: str  # "" on the last page
 
 
 @staff_required
@@ -30,17 +65,51 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     if stage not in Stage.values and stage != "all":
         stage = Stage.TO_VALIDATE
     query = request.GET.get("q", "").replace("\x00", "").strip()
-    page = Paginator(staff_requests(stage=None if stage == "all" else stage, query=query), PAGE_SIZE).get_page(
+    page = Paginator(staff_request_rows(stage=None if stage == "all" else stage, query=query), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    now = timezone.now()
-    rows = [(r, duration_words(now - r.stage_changed_at)) for r in page.object_list]
     counts = stage_counts()
-    tabs = [(s.value, s.label, counts[s.value]) for s in Stage]
+    tabs = [Tab(s.label, counts[s.value], f"?stage={s.value}", _active(s.value == stage)) for s in Stage]
+    tabs.append(Tab("All", sum(counts.values()), "?stage=all", _active(stage == "all")))
     return render(
         request,
         "backoffice/pipeline.html",
-        {"tabs": tabs, "stage": stage, "page": page, "rows": rows, "q": query, "total": sum(counts.values())},
+        {"tabs": tabs, "stage": stage, "q": query, "rows": _rows(page), "pager": _pager(page, stage, query)},
+    )
+
+
+def _active(shown: bool) -> str:
+    return "active" if shown else ""
+
+
+def _rows(page: Page) -> list[Row]:
+    # Every row links to its request page: the URL is reversed once, each row appends its number.
+    request_urls = reverse("backoffice:request", kwargs={"pk": 0}).removesuffix("0/")
+    now = timezone.now()
+    return [
+        Row(
+            number=r["pk"],
+            url=f"{request_urls}{r['pk']}/",
+            company=r["legal_name"],
+            vat_number=r["vat_number"],
+            domain=f"{r['domain_prefix']}.onmicrosoft.com",
+            technical_contact=r["technical_contact_name"],
+            stage=r["stage"],
+            stage_label=STAGE_LABELS[r["stage"]],
+            waited=duration_words(now - r["stage_changed_at"]),
+        )
+        for r in page.object_list
+    ]
+
+
+def _pager(page: Page, stage: str, query: str) -> Pager | None:
+    if not page.has_other_pages():
+        return None
+    here = urlencode({"stage": stage, "q": query})
+    return Pager(
+        label=f"Page {page.number} of {page.paginator.num_pages}",
+        newer_url=f"?{here}&page={page.previous_page_number()}" if page.has_previous() else "",
+        older_url=f"?{here}&page={page.next_page_number()}" if page.has_next() else "",
     )
 
 
@@ -50,6 +119,14 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
         TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact"), pk=pk
     )
     entries = list(tenant_request.timeline.select_related("actor").order_by("seq"))
+    stage = tenant_request.stage
+    decisions = {
+        "awaiting_signature": stage == Stage.AWAITING_SIGNATURE,
+        "can_validate": can_move(tenant_request, Stage.AWAITING_SIGNATURE),
+        "can_reject": can_move(tenant_request, Stage.REJECTED),
+        "can_ask_changes": can_move(tenant_request, Stage.CHANGES_REQUESTED),
+        "provisioning_failed": stage == Stage.PROVISIONING_FAILED,
+    }
     return render(
         request,
         "backoffice/request.html",
@@ -60,10 +137,10 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
             "entries": entries,
             "emails": tenant_request.emails.order_by("created_at"),
             "agreements": tenant_request.agreements.prefetch_related("invitations").defer("pdf", "signed_pdf", "html"),
-            "awaiting_signature": tenant_request.stage == Stage.AWAITING_SIGNATURE,
-            "can_validate": can_move(tenant_request, Stage.AWAITING_SIGNATURE),
-            "can_reject": can_move(tenant_request, Stage.REJECTED),
-            "can_ask_changes": can_move(tenant_request, Stage.CHANGES_REQUESTED),
+            **decisions,
+            "no_decision_due": not any(decisions.values()),
+            "provisioning_retrying": stage == Stage.PROVISIONING and bool(tenant_request.provisioning_error),
+            "completed": stage == Stage.COMPLETED,
             "waited": duration_words(timezone.now() - tenant_request.stage_changed_at),
         },
     )

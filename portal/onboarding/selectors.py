@@ -2,8 +2,12 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, F, QuerySet, TextField, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, Concat, Trim
 from django.http import Http404
 
 from portal.accounts.decorators import staff_is_verified
@@ -50,11 +54,30 @@ def staff_requests(*, stage: str | None = None, query: str = "") -> QuerySet[Ten
     return requests
 
 
+def staff_request_rows(*, stage: str | None = None, query: str = "") -> QuerySet[TenantRequest, Any]:
+    """The staff list's columns as plain values, read in one query; the company as the request states it."""
+    return staff_requests(stage=stage, query=query).values(
+        "pk",
+        "domain_prefix",
+        "stage",
+        "stage_changed_at",
+        legal_name=Coalesce(KT("company_snapshot__legal_name"), Value(""), output_field=TextField()),
+        vat_number=Coalesce(KT("company_snapshot__vat_number"), Value(""), output_field=TextField()),
+        technical_contact_name=Trim(
+            Concat(F("technical_contact__first_name"), Value(" "), F("technical_contact__last_name"))
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class Check:
     label: str
     ok: bool | None  # None: could not be decided
     detail: str
+
+    @property
+    def state(self) -> str:
+        return "unknown" if self.ok is None else "ok" if self.ok else "bad"
 
 
 def request_checks(request: TenantRequest) -> list[Check]:
@@ -65,10 +88,11 @@ def request_checks(request: TenantRequest) -> list[Check]:
         vat_check = Check("VAT number", True, f"{vat.number} is well-formed for {company.country}.")
     except Exception as error:  # a stored number that no longer passes: show why
         vat_check = Check("VAT number", False, " ".join(getattr(error, "messages", [str(error)])))
-    vies = {
+    vies_answers: dict[str, bool] = {
         TenantRequest.VatCheck.CONFIRMED: True,
         TenantRequest.VatCheck.NOT_FOUND: False,
-    }.get(request.vat_check)
+    }
+    vies = vies_answers.get(request.vat_check)
     vies_detail = request.get_vat_check_display() + (
         f": registered as “{request.vat_registered_name}”" if request.vat_registered_name else ""
     )
@@ -76,12 +100,7 @@ def request_checks(request: TenantRequest) -> list[Check]:
     if company.registry_number:
         checks.append(Check("Registry number", True, f"KBO/BCE {company.registry_number}"))
     if request.stage in (Stage.TO_VALIDATE, Stage.CHANGES_REQUESTED):
-        availability = prefix_availability(request.domain_prefix, exclude_request_id=request.pk)
-        checks.append(
-            Check("Tenant name", None, f"Not checked with Microsoft: {availability.problem.message}")
-            if availability.problem
-            else Check("Tenant name", availability.available, availability.reason or f"{request.domain} is free.")
-        )
+        checks.append(_tenant_name_check(request))
     duplicates = (
         TenantRequest.objects.filter(company_snapshot__vat_number=company.vat_number)
         .exclude(pk=request.pk)
@@ -96,6 +115,27 @@ def request_checks(request: TenantRequest) -> list[Check]:
         )
     )
     return checks
+
+
+# How long Microsoft's answer about a tenant name serves the staff page: reloads, several staff on one request and
+# the page after each decision ask Microsoft once. A check that could not be made is tried again sooner.
+NAME_CHECK_KEPT_FOR = 300
+NAME_CHECK_FAILURE_KEPT_FOR = 30
+
+
+def _tenant_name_check(request: TenantRequest) -> Check:
+    """Is the request's tenant name still free at Microsoft, from the cache when it was asked lately."""
+    # The stage's time is in the key: a corrected request (maybe with a new name) is checked afresh.
+    key = f"staff-tenant-name:{request.pk}:{request.domain_prefix}:{request.stage_changed_at.isoformat()}"
+    check = cache.get(key)
+    if check is None:
+        availability = prefix_availability(request.domain_prefix, exclude_request_id=request.pk)
+        if availability.problem:
+            check = Check("Tenant name", None, f"Not checked with Microsoft: {availability.problem.message}")
+        else:
+            check = Check("Tenant name", availability.available, availability.reason or f"{request.domain} is free.")
+        cache.set(key, check, NAME_CHECK_KEPT_FOR if availability.checked else NAME_CHECK_FAILURE_KEPT_FOR)
+    return check
 
 
 @dataclass(frozen=True)
@@ -145,7 +185,7 @@ class PublicEntry:
     message: str
 
 
-CUSTOMER_WORDING = {
+CUSTOMER_WORDING: dict[str, str] = {
     Stage.PROVISIONING_FAILED: "We are working on the creation of your tenant; our team has been alerted.",
 }
 

@@ -1,6 +1,7 @@
 """What happens to a tenant request: submit, validate, reject, ask for changes, correct."""
 
 from dataclasses import asdict
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -17,6 +18,7 @@ from portal.onboarding import pipeline
 from portal.onboarding.forms import ContactData, RequestData
 from portal.onboarding.models import RequestLink, TenantRequest, TimelineEntry
 from portal.onboarding.stages import Stage
+from portal.onboarding.tasks import check_vat, follow_up_request
 from portal.onboarding.timeline import timeline_append
 
 
@@ -47,13 +49,16 @@ def _contact_upsert(company: Company, data: ContactData) -> Contact:
 
 
 def _contacts_save(company: Company, data: RequestData, *, new_company: bool) -> tuple[Contact, Contact]:
-    """The two contacts (one when they are the same person); a new company's are plain inserts."""
+    """The two contacts (one when they are the same person); a new company's are inserted together."""
     if not new_company:
         return _contact_upsert(company, data.technical), _contact_upsert(company, data.commercial)
-    technical = Contact.objects.create(company=company, **asdict(data.technical))
     if data.commercial.email == data.technical.email:
+        technical = Contact.objects.create(company=company, **asdict(data.technical))
         return technical, technical
-    return technical, Contact.objects.create(company=company, **asdict(data.commercial))
+    technical, commercial = Contact.objects.bulk_create(
+        [Contact(company=company, **asdict(data.technical)), Contact(company=company, **asdict(data.commercial))]
+    )
+    return technical, commercial
 
 
 def user_company(user: User | None) -> Company | None:
@@ -101,20 +106,36 @@ def _contacts(request: TenantRequest) -> list[Contact]:
     return [technical] if technical.pk == commercial.pk else [technical, commercial]
 
 
-def _vat_check_queue(request: TenantRequest) -> None:
-    from portal.onboarding.tasks import check_vat
+def _vat_check_first(country: str) -> str:
+    """Where the VAT check of a new request starts: VIES has nothing to say outside the EU."""
+    return TenantRequest.VatCheck.UNCONFIRMED if country in EU_COUNTRIES else TenantRequest.VatCheck.NOT_APPLICABLE
 
-    country = request.applicant.country
-    if country in EU_COUNTRIES:
+
+def _vat_check_queue(request: TenantRequest) -> None:
+    if request.applicant.country in EU_COUNTRIES:
         if settings.VIES_URL:
             check_vat.enqueue(request_id=request.pk, attempt=1)
-    else:
+    elif request.vat_check != TenantRequest.VatCheck.NOT_APPLICABLE:
         request.vat_check = TenantRequest.VatCheck.NOT_APPLICABLE
         request.save(update_fields=["vat_check"])
 
 
+class Submission(NamedTuple):
+    request: TenantRequest
+    timeline: list[TimelineEntry]  # the new request's whole timeline: its submission
+
+
 def request_submit(*, data: RequestData, user: User | None = None) -> TenantRequest:
-    """Store a new request at To Validate and queue both contacts' confirmations, in one transaction."""
+    """Store a new request at To Validate; its follow-up (VIES, both confirmations) is queued with it."""
+    return request_submit_with_timeline(data=data, user=user).request
+
+
+def request_submit_with_timeline(*, data: RequestData, user: User | None = None) -> Submission:
+    """Store a new request at To Validate and queue its follow-up job, in one transaction.
+
+    Only what the answer shows is written now (company, contacts, request, timeline); the progress link, the
+    VIES check and both contacts' confirmations wait for the worker (`request_follow_up`).
+    """
     try:
         with transaction.atomic():
             # A new company is created as stated; an existing one changes only when staff validate the request.
@@ -137,17 +158,18 @@ def request_submit(*, data: RequestData, user: User | None = None) -> TenantRequ
                 terms_accepted_at=now,
                 stage=Stage.TO_VALIDATE,
                 stage_changed_at=now,
+                vat_check=_vat_check_first(data.country),
             )
-            timeline_append(
+            entry = timeline_append(
                 request=request,
+                first=True,
                 kind=TimelineEntry.Kind.STAGE,
                 actor=request.submitted_by,
                 actor_name="" if request.submitted_by else f"{technical.full_name} <{technical.email}> (visitor)",
                 to_stage=Stage.TO_VALIDATE,
                 message=f"Request submitted for {request.domain}; terms version {settings.TERMS_VERSION} accepted.",
             )
-            _vat_check_queue(request)
-            _confirmations_queue(request)
+            follow_up_request.enqueue(request_id=request.pk)
     except IntegrityError as error:
         if (
             "prefix" in str(error).lower()
@@ -157,7 +179,21 @@ def request_submit(*, data: RequestData, user: User | None = None) -> TenantRequ
         ):
             raise PrefixTaken(data.domain_prefix) from error
         raise
-    return request
+    return Submission(request, [entry])
+
+
+def request_follow_up(*, request_id: int) -> str:
+    """What a new request sets off once stored: the VIES check, the progress link, both contacts' confirmations.
+
+    Runs once per request: a job run again (its worker died after the commit) finds the confirmations queued.
+    """
+    with transaction.atomic():
+        request = pipeline.request_locked(request_id)
+        if request.emails.filter(template="request-confirmation").exists():
+            return "already followed up"
+        _vat_check_queue(request)
+        _confirmations_queue(request)
+    return "followed up"
 
 
 def request_validate(*, request_id: int, by: User) -> TenantRequest:

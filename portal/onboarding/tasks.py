@@ -31,3 +31,11 @@ def check_vat(*, request_id: int, attempt: int) -> str:
     result = TenantRequest.VatCheck.CONFIRMED if answer.valid else TenantRequest.VatCheck.NOT_FOUND
     request_record_vat_check(request_id=request_id, result=result, registered_name=answer.name)
     return result
+
+
+@task()
+def follow_up_request(*, request_id: int) -> str:
+    """A new request's follow-up: the VIES check, the progress link and both contacts' confirmations."""
+    from portal.onboarding.services import request_follow_up
+
+    return request_follow_up(request_id=request_id)

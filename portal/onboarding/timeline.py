@@ -37,11 +37,17 @@ def timeline_append(
     from_stage: str = "",
     to_stage: str = "",
     data: dict | None = None,
+    first: bool = False,
 ) -> TimelineEntry:
-    """Append one entry and move the head. The caller holds the request's row lock, so entries are numbered in order."""
+    """Append one entry and move the head. The caller holds the request's row lock, so entries are numbered in order.
+
+    `first`: the caller created the request in this transaction, so it has neither entries nor head to read.
+    """
     assert transaction.get_connection().in_atomic_block, "timeline_append needs the request's row lock"
-    head = TimelineHead.objects.filter(request=request).first()
-    last = TimelineEntry.objects.filter(request=request).order_by("-seq").values("seq", "hash").first()
+    head = None if first else TimelineHead.objects.filter(request=request).first()
+    last = (
+        None if first else TimelineEntry.objects.filter(request=request).order_by("-seq").values("seq", "hash").first()
+    )
     if head is not None and head.is_authentic() and (last is None or head.seq >= last["seq"]):
         # The chain continues from the head, not from what is left: entries removed from the end stay missing.
         seq, prev_hash, rebuilt_at = head.seq + 1, head.hash, head.rebuilt_at
