@@ -335,6 +335,10 @@ def click_figures(env: dict[str, str], baseline_ms: float) -> dict:
         sign = _click(server, "Sign (signer)", _sign_send(tokens), signer_prepare)
         signed = _stages(request_ids)
     data.clean()
+    if validate["errors"] or sign["errors"]:
+        print(f"gunicorn's log of the clicks: {server.log.name}", flush=True)
+    else:
+        server.log_discard()
     clicks = {"Validate (staff)": validate, "Sign (signer)": sign}
     for row in clicks.values():
         row["server_cpu_ms_per_click"] = round(row["server_cpu_s"] * 1000 / max(row["requests"], 1), 1)
