@@ -10,44 +10,31 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.accounts.models import ActivationLink, MfaEnrolmentLink, User
+from portal.core.links import link_issue, link_open, link_use
 from portal.core.text import CONTROL_REFUSED, control_characters_in
-from portal.core.tokens import token_hash, token_new
 from portal.notifications.services import absolute_url, email_queue
-
-
-class ActivationDead(Exception):
-    """An activation link that was used, expired or replaced."""
 
 
 def activation_link_new(*, user: User) -> tuple[str, ActivationLink]:
     """A new activation link for the user; earlier ones die. Call inside the transaction that e-mails it."""
-    now = timezone.now()
-    ActivationLink.objects.filter(user=user, used_at=None, revoked_at=None).update(revoked_at=now)
-    raw, hashed = token_new()
-    link = ActivationLink.objects.create(
-        user=user, token_hash=hashed, expires_at=now + settings.ACTIVATION_LINK_EXPIRES_AFTER
+    return link_issue(
+        ActivationLink, lifetime=settings.ACTIVATION_LINK_EXPIRES_AFTER, revoke_others={"user": user}, user=user
     )
-    return raw, link
 
 
 def activation_url(raw: str) -> str:
     return absolute_url(reverse("activate", args=[raw]))
 
 
-def activation_find(raw: str) -> ActivationLink:
-    """ActivationLink.DoesNotExist for an unknown token; ActivationDead for a used, expired or replaced one."""
-    link = ActivationLink.objects.select_related("user").get(token_hash=token_hash(raw or ""))
-    if not link.is_live():
-        raise ActivationDead(link)
-    return link
+def activation_find(raw: str, *, lock: bool = False) -> ActivationLink:
+    """LinkUnknown for an unknown token; LinkDead for a used, expired or replaced one."""
+    return link_open(ActivationLink.objects.select_related("user"), raw, lock=lock)
 
 
 def activation_complete(*, raw: str, password: str) -> User:
     """Set the first password (Django's validators apply) and kill the link. ValidationError lists the reasons."""
     with transaction.atomic():
-        link = ActivationLink.objects.select_for_update().select_related("user").get(token_hash=token_hash(raw or ""))
-        if not link.is_live():
-            raise ActivationDead(link)
+        link = activation_find(raw, lock=True)
         user = link.user
         if control_characters_in(password):
             raise ValidationError(CONTROL_REFUSED, code="control_character")
@@ -55,8 +42,7 @@ def activation_complete(*, raw: str, password: str) -> User:
         user.set_password(password)
         user.is_active = True
         user.save(update_fields=["password", "is_active"])
-        link.used_at = timezone.now()
-        link.save(update_fields=["used_at"])
+        link_use(link)
     return user
 
 
@@ -72,10 +58,6 @@ def activation_resend(*, email: str) -> None:
             to=[user.email],
             context={"user": user, "activation_url": activation_url(raw), "expires_at": link.expires_at},
         )
-
-
-class MfaEnrolmentDead(Exception):
-    """A two-step set-up link that was used, expired or replaced."""
 
 
 class MfaEnrolmentTooSoon(Exception):
@@ -101,10 +83,11 @@ def mfa_enrolment_link_send(*, user: User, by: User | None = None) -> MfaEnrolme
         last = MfaEnrolmentLink.objects.filter(user=user).order_by("-created_at").first()
         if by is None and last is not None and now - last.created_at < MFA_ENROLMENT_MIN_INTERVAL:
             raise MfaEnrolmentTooSoon(int((MFA_ENROLMENT_MIN_INTERVAL - (now - last.created_at)).total_seconds()) + 1)
-        MfaEnrolmentLink.objects.filter(user=user, used_at=None, revoked_at=None).update(revoked_at=now)
-        raw, hashed = token_new()
-        link = MfaEnrolmentLink.objects.create(
-            user=user, token_hash=hashed, created_at=now, expires_at=now + settings.MFA_ENROLMENT_LINK_EXPIRES_AFTER
+        raw, link = link_issue(
+            MfaEnrolmentLink,
+            lifetime=settings.MFA_ENROLMENT_LINK_EXPIRES_AFTER,
+            revoke_others={"user": user},
+            user=user,
         )
         email_queue(
             template="mfa-enrolment",
@@ -114,20 +97,13 @@ def mfa_enrolment_link_send(*, user: User, by: User | None = None) -> MfaEnrolme
     return link
 
 
-def mfa_enrolment_find(*, raw: str, user: User) -> MfaEnrolmentLink:
-    """The signed-in user's own set-up link: DoesNotExist for an unknown token or another user's link,
-    MfaEnrolmentDead for a used, expired or replaced one."""
-    link = MfaEnrolmentLink.objects.get(token_hash=token_hash(raw or ""), user=user)
-    if not link.is_live():
-        raise MfaEnrolmentDead(link)
-    return link
+def mfa_enrolment_find(*, raw: str, user: User, lock: bool = False) -> MfaEnrolmentLink:
+    """The signed-in user's own set-up link: LinkUnknown for an unknown token or another user's link,
+    LinkDead for a used, expired or replaced one."""
+    return link_open(MfaEnrolmentLink.objects.filter(user=user), raw, lock=lock)
 
 
 def mfa_enrolment_complete(*, raw: str, user: User) -> None:
     """The authenticator proved itself with a code: the link dies with its first use."""
     with transaction.atomic():
-        link = MfaEnrolmentLink.objects.select_for_update().get(token_hash=token_hash(raw or ""), user=user)
-        if not link.is_live():
-            raise MfaEnrolmentDead(link)
-        link.used_at = timezone.now()
-        link.save(update_fields=["used_at"])
+        link_use(mfa_enrolment_find(raw=raw, user=user, lock=True))

@@ -16,10 +16,8 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.accounts.forms import ActivationForm, ResendForm, SignInForm, TotpForm
-from portal.accounts.models import ActivationLink, MfaEnrolmentLink
+from portal.accounts.models import ActivationLink, MfaEnrolmentLink, User
 from portal.accounts.services import (
-    ActivationDead,
-    MfaEnrolmentDead,
     MfaEnrolmentTooSoon,
     activation_complete,
     activation_find,
@@ -28,6 +26,7 @@ from portal.accounts.services import (
     mfa_enrolment_find,
     mfa_enrolment_link_send,
 )
+from portal.core.links import link_view
 from portal.core.ratelimit import RateLimited, rate_limit, rate_limited_page
 
 
@@ -106,6 +105,7 @@ def _totp_page(request: HttpRequest, device: TOTPDevice | None, *, on_enrolled=N
 
 def _mfa_setup_ask(request: HttpRequest) -> HttpResponse:
     """A password alone never enrols a staff authenticator: the set-up link goes to the account's mailbox."""
+    assert isinstance(request.user, User)  # login_required
     notice = ""
     status = 200
     if request.method == "POST":
@@ -120,18 +120,23 @@ def _mfa_setup_ask(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _own_enrolment_link(request: HttpRequest, token: str) -> MfaEnrolmentLink:
+    """Only the account the link was sent to opens it: another account's link is unknown."""
+    assert isinstance(request.user, User)  # login_required
+    return mfa_enrolment_find(raw=token, user=request.user)
+
+
 @login_required
-def mfa_enrol(request: HttpRequest, token: str) -> HttpResponse:
+@link_view(
+    _own_enrolment_link,
+    dead_template="accounts/mfa_setup_ask.html",
+    dead_context={"dead": True, "next": ""},
+)
+def mfa_enrol(request: HttpRequest, link: MfaEnrolmentLink, token: str) -> HttpResponse:
     """The e-mailed set-up link, opened by the signed-in account it was sent to: scan, enter a code, done."""
-    try:
-        mfa_enrolment_find(raw=token, user=request.user)
-    except MfaEnrolmentLink.DoesNotExist:
-        return render(request, "onboarding/link_unknown.html", status=404)
-    except MfaEnrolmentDead:
-        return render(request, "accounts/mfa_setup_ask.html", {"dead": True, "next": ""}, status=410)
-    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+    if TOTPDevice.objects.filter(user=link.user, confirmed=True).exists():
         return redirect("accounts:mfa")
-    return _totp_page(request, None, on_enrolled=lambda: mfa_enrolment_complete(raw=token, user=request.user))
+    return _totp_page(request, None, on_enrolled=lambda: mfa_enrolment_complete(raw=token, user=link.user))
 
 
 LOCKED_OUT = "Too many failed sign-ins: this account is locked for a while. Try again later."
@@ -143,20 +148,17 @@ def locked_out(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpR
     return render(request, "accounts/locked_out.html", status=429)
 
 
-def activate(request: HttpRequest, token: str) -> HttpResponse:
+@link_view(
+    lambda request, token: activation_find(token),
+    dead_template="accounts/activation_dead.html",
+    dead_context=lambda dead: {"form": ResendForm()},
+)
+def activate(request: HttpRequest, link: ActivationLink, token: str) -> HttpResponse:
     """First sign-in of a new technical contact: set a password, then land in the portal on the company."""
-    try:
-        link = activation_find(token)
-    except ActivationLink.DoesNotExist:
-        return render(request, "onboarding/link_unknown.html", status=404)
-    except ActivationDead:
-        return render(request, "accounts/activation_dead.html", {"form": ResendForm()}, status=410)
     form = ActivationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             user = activation_complete(raw=token, password=form.cleaned_data["password1"])
-        except ActivationDead:
-            return render(request, "accounts/activation_dead.html", {"form": ResendForm()}, status=410)
         except ValidationError as error:
             form.add_error("password1", error)
         else:

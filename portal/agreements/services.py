@@ -15,9 +15,9 @@ from portal.accounts.models import User
 from portal.agreements.documents import agreement_render, sha256, signed_document
 from portal.agreements.models import Agreement, SigningInvitation
 from portal.agreements.seal import seal_pdf
+from portal.core.links import link_issue, link_open, link_revoke
 from portal.core.text import CONTROL_REFUSED, control_characters_in, text_checked
 from portal.core.timers import timer_set
-from portal.core.tokens import token_hash, token_new
 from portal.notifications.services import absolute_url, email_queue, staff_addresses
 from portal.onboarding import pipeline
 from portal.onboarding.models import TenantRequest, TimelineEntry
@@ -36,14 +36,6 @@ CONSENT_TEXT = (
     "on behalf of {company}, and I sign it electronically: my typed name, the one-time code sent to {email} and "
     "this record are my signature."
 )
-
-
-class LinkDead(Exception):
-    """The signing link was used, expired, declined or withdrawn."""
-
-    def __init__(self, invitation: SigningInvitation):
-        self.invitation = invitation
-        super().__init__(dead_reason(invitation))
 
 
 class SigningRefused(Exception):
@@ -71,6 +63,7 @@ class CodeTooSoon(Exception):
 
 
 def dead_reason(invitation: SigningInvitation) -> str:
+    """What a dead signing link's page says: used, expired, resent, withdrawn or declined."""
     if invitation.used_at:
         return "This agreement was already signed with this link."
     reasons = {
@@ -111,13 +104,12 @@ def _invite(agreement: Agreement, *, resend: bool = False) -> SigningInvitation:
 
     request = agreement.request
     now = timezone.now()
-    raw, hashed = token_new()
-    invitation = SigningInvitation.objects.create(
+    raw, invitation = link_issue(
+        SigningInvitation,
+        lifetime=settings.SIGNATURE_EXPIRES_AFTER,
+        revoke_others=None,  # a resent link replaces the last one with its own reason
         agreement=agreement,
         signer_email=request.commercial_contact.email,
-        token_hash=hashed,
-        created_at=now,
-        expires_at=now + settings.SIGNATURE_EXPIRES_AFTER,
     )
     email_queue(
         template="contract",
@@ -193,9 +185,7 @@ def agreement_resend(*, request_id: int, by: User) -> SigningInvitation:
 
 
 def _revoke(invitation: SigningInvitation, reason: str) -> None:
-    invitation.revoked_at = timezone.now()
-    invitation.revoked_reason = reason
-    invitation.save(update_fields=["revoked_at", "revoked_reason"])
+    link_revoke(invitation, revoked_reason=reason)
 
 
 def agreement_withdraw(*, request_id: int, by: User, reason: str) -> TenantRequest:
@@ -223,17 +213,12 @@ def agreement_withdraw(*, request_id: int, by: User, reason: str) -> TenantReque
 # --- the signer ----------------------------------------------------------------------------------
 
 
-def invitation_find(raw: str, *, lock: bool = False) -> SigningInvitation:
-    """SigningInvitation.DoesNotExist for an unknown token; LinkDead for a used, expired or withdrawn one."""
+def invitation_find(raw: str, *, lock: bool = False, used_ok: bool = False) -> SigningInvitation:
+    """LinkUnknown for an unknown token; LinkDead, saying why, for a used, expired, declined or withdrawn one."""
     invitations = SigningInvitation.objects.select_related(
         "agreement__request__company", "agreement__request__commercial_contact", "agreement__request__technical_contact"
     )
-    if lock:
-        invitations = invitations.select_for_update(of=("self",))
-    invitation = invitations.get(token_hash=token_hash(raw or ""))
-    if not invitation.is_live():
-        raise LinkDead(invitation)
-    return invitation
+    return link_open(invitations, raw, lock=lock, used_ok=used_ok, reason=dead_reason)
 
 
 def signing_open(*, raw: str) -> SigningInvitation:

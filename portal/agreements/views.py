@@ -7,34 +7,38 @@ from portal.agreements.models import SigningInvitation
 from portal.agreements.seal import verify_pdf
 from portal.agreements.services import (
     CodeTooSoon,
-    LinkDead,
     SealUnavailable,
     Signature,
     SigningRefused,
     agreement_decline,
     agreement_sign,
+    dead_reason,
     invitation_find,
     signing_code_send,
     signing_open,
 )
+from portal.core.links import LinkDead, link_view
 from portal.core.net import client_ip
 from portal.core.ratelimit import RateLimited, rate_limit, rate_limited_page, retry_after
 from portal.onboarding.pipeline import IllegalMove
 
 
-def _dead(request: HttpRequest, error: LinkDead) -> HttpResponse:
-    return render(
-        request, "agreements/link_dead.html", {"reason": str(error), "invitation": error.invitation}, status=410
+def _signing_link(opener=lambda request, token: invitation_find(token)):
+    """A page of the signing link: 404 for an unknown token, 410 saying why for a dead link."""
+    return link_view(
+        opener, dead_template="agreements/link_dead.html", dead_context=lambda dead: {"invitation": dead.link}
     )
 
 
-def _unknown(request: HttpRequest) -> HttpResponse:
-    return render(request, "onboarding/link_unknown.html", status=404)
+def _ended(invitation: SigningInvitation) -> LinkDead:
+    """The request left the signing step while the link was being used: the link has nothing more to do."""
+    return LinkDead(invitation, dead_reason(invitation))
 
 
 def _page(
     request: HttpRequest,
     invitation: SigningInvitation,
+    token: str,
     *,
     errors: dict | None = None,
     notice: str = "",
@@ -52,22 +56,17 @@ def _page(
             "errors": errors or {},
             "notice": notice,
             "values": request.POST if request.method == "POST" else {},
-            "token": request.resolver_match.kwargs["token"],
+            "token": token,
         },
         status=status,
     )
 
 
-def sign(request: HttpRequest, token: str) -> HttpResponse:
+@_signing_link(lambda request, token: signing_open(raw=token) if request.method == "GET" else invitation_find(token))
+def sign(request: HttpRequest, invitation: SigningInvitation, token: str) -> HttpResponse:
     """The signing page from the contract e-mail: read, confirm authority, prove the mailbox, sign."""
-    try:
-        invitation = signing_open(raw=token) if request.method == "GET" else invitation_find(token)
-    except SigningInvitation.DoesNotExist:
-        return _unknown(request)
-    except LinkDead as error:
-        return _dead(request, error)
     if request.method != "POST":
-        return _page(request, invitation)
+        return _page(request, invitation, token)
     signature = Signature(
         full_name=request.POST.get("full_name", ""),
         job_title=request.POST.get("job_title", ""),
@@ -78,81 +77,59 @@ def sign(request: HttpRequest, token: str) -> HttpResponse:
     )
     try:
         agreement_sign(raw=token, signature=signature)
-    except LinkDead as error:
-        return _dead(request, error)
     except IllegalMove:
-        return _dead(request, LinkDead(invitation))
+        raise _ended(invitation) from None
     except SealUnavailable as error:
         invitation.refresh_from_db()
-        return _page(request, invitation, errors={"code": str(error)}, status=503)
+        return _page(request, invitation, token, errors={"code": str(error)}, status=503)
     except SigningRefused as refusal:
         invitation.refresh_from_db()
-        return _page(request, invitation, errors={refusal.field: str(refusal)}, status=400)
+        return _page(request, invitation, token, errors={refusal.field: str(refusal)}, status=400)
     return redirect("agreements:signed", token=token)
 
 
-def signed(request: HttpRequest, token: str) -> HttpResponse:
+@_signing_link(lambda request, token: invitation_find(token, used_ok=True))
+def signed(request: HttpRequest, invitation: SigningInvitation, token: str) -> HttpResponse:
     """After signing: a thank-you that names nothing, since a used link opens nothing."""
-    try:
-        invitation_find(token)
-    except SigningInvitation.DoesNotExist:
-        return _unknown(request)
-    except LinkDead as error:
-        if not error.invitation.used_at:
-            return _dead(request, error)
+    if invitation.used_at:
         return render(request, "agreements/signed.html")
     return redirect("agreements:sign", token=token)
 
 
 @require_POST
-def send_code(request: HttpRequest, token: str) -> HttpResponse:
+@_signing_link()
+def send_code(request: HttpRequest, invitation: SigningInvitation, token: str) -> HttpResponse:
     try:
-        rate_limit(request, "signing_code", emails=[invitation_find(token).signer_email])
+        rate_limit(request, "signing_code", emails=[invitation.signer_email])
         invitation = signing_code_send(raw=token)
-    except SigningInvitation.DoesNotExist:
-        return _unknown(request)
-    except LinkDead as error:
-        return _dead(request, error)
     except RateLimited as limited:
         if request.headers.get("HX-Request"):
             context = {"message": str(limited), "ok": False}
             return rate_limited_page(request, limited, "agreements/_code_status.html", context, flash=False)
-        return retry_after(_page(request, invitation_find(token), errors={"code": str(limited)}), limited)
+        return retry_after(_page(request, invitation, token, errors={"code": str(limited)}), limited)
     except (CodeTooSoon, SigningRefused) as refusal:
         message, status = str(refusal), 429 if isinstance(refusal, CodeTooSoon) else 400
     else:
         message, status = f"We e-mailed a 6-digit code to {invitation.signer_email}. It is valid for 10 minutes.", 200
     if request.headers.get("HX-Request"):
         return render(request, "agreements/_code_status.html", {"message": message, "ok": status == 200}, status=200)
-    invitation = invitation_find(token)
-    return _page(request, invitation, notice=message, errors={} if status == 200 else {"code": message}, status=status)
+    errors = {} if status == 200 else {"code": message}
+    return _page(request, invitation, token, notice=message, errors=errors, status=status)
 
 
-def document(request: HttpRequest, token: str) -> HttpResponse:
+@_signing_link()
+def document(request: HttpRequest, invitation: SigningInvitation, token: str) -> HttpResponse:
     """The agreement as sent, to read or download from the signing link."""
-    try:
-        invitation = invitation_find(token)
-    except SigningInvitation.DoesNotExist:
-        return _unknown(request)
-    except LinkDead as error:
-        return _dead(request, error)
     return pdf_response(bytes(invitation.agreement.pdf), invitation.agreement.filename)
 
 
-def decline(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        invitation = invitation_find(token)
-    except SigningInvitation.DoesNotExist:
-        return _unknown(request)
-    except LinkDead as error:
-        return _dead(request, error)
+@_signing_link()
+def decline(request: HttpRequest, invitation: SigningInvitation, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
             agreement_decline(raw=token, reason=request.POST.get("reason", ""), ip=client_ip(request) or None)
-        except LinkDead as error:
-            return _dead(request, error)
         except IllegalMove:
-            return _dead(request, LinkDead(invitation))
+            raise _ended(invitation) from None
         except SigningRefused as refusal:
             return render(
                 request,
@@ -187,7 +164,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is None:
         return render(request, "agreements/verify.html", {"error": "Choose the PDF file to check."}, status=400)
-    if upload.size > settings.VERIFY_MAX_UPLOAD:
+    if (upload.size or 0) > settings.VERIFY_MAX_UPLOAD:
         return render(
             request,
             "agreements/verify.html",

@@ -4,13 +4,12 @@ from typing import Annotated
 
 from django.core.exceptions import ValidationError
 from ninja import Path, Router, Schema
-from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import StringConstraints
 
-from portal.accounts.models import ActivationLink
-from portal.accounts.services import ActivationDead, activation_complete
+from portal.accounts.services import activation_complete
 from portal.api import schemas
+from portal.core.links import link_http_errors
 from portal.core.text import Line
 
 router = Router(tags=["activation"])
@@ -31,15 +30,13 @@ class ActivatedOut(Schema):
     auth=None,
     summary="Set the first password of a new user; the link then dies",
 )
+@link_http_errors(
+    unknown="There is no activation link with this token.",
+    dead="This activation link was used, expired or replaced: ask for a new one at /accounts/activation/.",
+)
 def activate(request, payload: PasswordIn, token: str = Path(..., max_length=200)):
     try:
         user = activation_complete(raw=token, password=payload.password)
-    except ActivationLink.DoesNotExist:
-        raise HttpError(404, "There is no activation link with this token.") from None
-    except ActivationDead:
-        raise HttpError(
-            410, "This activation link was used, expired or replaced: ask for a new one at /accounts/activation/."
-        ) from None
     except ValidationError as error:
         return Status(
             422,

@@ -9,10 +9,9 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from pydantic import Field, StringConstraints
 
-from portal.agreements.models import Agreement, SigningInvitation
+from portal.agreements.models import Agreement
 from portal.agreements.services import (
     CodeTooSoon,
-    LinkDead,
     SealUnavailable,
     Signature,
     SigningRefused,
@@ -25,6 +24,7 @@ from portal.agreements.views import pdf_response
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN, require_staff
 from portal.api.requests import RequestId
+from portal.core.links import link_http_errors
 from portal.core.net import client_ip
 from portal.core.ratelimit import rate_limit
 from portal.core.text import Line
@@ -34,6 +34,7 @@ from portal.onboarding.selectors import request_get_for
 router = Router(tags=["signing"])
 
 Token = Path(..., max_length=200)
+UNKNOWN = "There is no signing link with this token."
 
 
 class SigningOut(Schema):
@@ -63,23 +64,15 @@ class CodeRefused(Schema):
     tries_left: int | None = Field(None, description="Wrong codes allowed before a new code is needed.")
 
 
-def _invitation(token: str, *, opening: bool = False) -> SigningInvitation:
-    try:
-        return signing_open(raw=token) if opening else invitation_find(token)
-    except SigningInvitation.DoesNotExist:
-        raise HttpError(404, "There is no signing link with this token.") from None
-    except LinkDead as dead:
-        raise HttpError(410, str(dead)) from None
-
-
 @router.get(
     "/signing/{token}",
     response={200: SigningOut, 404: schemas.Error, 410: schemas.Error, 422: schemas.Error},
     auth=None,
     summary="The agreement behind a signing link",
 )
+@link_http_errors(unknown=UNKNOWN)
 def read(request, token: str = Token):
-    invitation = _invitation(token, opening=True)
+    invitation = signing_open(raw=token)
     agreement = invitation.agreement
     return {
         "company": agreement.request.applicant.legal_name,
@@ -103,12 +96,11 @@ def read(request, token: str = Token):
     auth=None,
     summary="E-mail a one-time code to the signer",
 )
+@link_http_errors(unknown=UNKNOWN)
 def code(request, token: str = Token):
-    rate_limit(request, "signing_code", emails=[_invitation(token).signer_email])
+    rate_limit(request, "signing_code", emails=[invitation_find(token).signer_email])
     try:
         invitation = signing_code_send(raw=token)
-    except LinkDead as dead:
-        raise HttpError(410, str(dead)) from None
     except CodeTooSoon as wait:
         raise HttpError(429, str(wait)) from None
     except SigningRefused as refusal:
@@ -129,8 +121,9 @@ def code(request, token: str = Token):
     auth=None,
     summary="Sign the agreement",
 )
+@link_http_errors(unknown=UNKNOWN)
 def sign(request, payload: SignIn, token: str = Token):
-    _invitation(token)
+    invitation_find(token)
     signature = Signature(
         full_name=payload.full_name,
         job_title=payload.job_title,
@@ -141,14 +134,13 @@ def sign(request, payload: SignIn, token: str = Token):
     )
     try:
         agreement = agreement_sign(raw=token, signature=signature)
-    except LinkDead as dead:
-        raise HttpError(410, str(dead)) from None
     except SealUnavailable as error:
         raise HttpError(503, str(error)) from None
     except SigningRefused as refusal:
         if refusal.field == "code" and signature.code.strip():
             return Status(400, {"detail": str(refusal), "tries_left": refusal.tries_left})
         return Status(422, {"detail": [{"loc": ["body", refusal.field], "msg": str(refusal), "type": "refused"}]})
+    assert agreement.signed_at is not None  # set by the signature
     return {
         "request_id": agreement.request_id,
         "stage": agreement.request.stage,
@@ -168,6 +160,6 @@ def signed_pdf(request, request_id: int = RequestId) -> HttpResponse:
         require_staff(request)
     tenant_request = request_get_for(user=request.auth, request_id=request_id)
     agreement = tenant_request.agreements.filter(status=Agreement.Status.SIGNED).first()
-    if agreement is None:
+    if agreement is None or agreement.signed_pdf is None:
         raise HttpError(404, "This request has no signed agreement yet.")
     return pdf_response(bytes(agreement.signed_pdf), agreement.signed_filename, inline=False)

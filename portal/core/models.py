@@ -14,9 +14,16 @@ class OneTimeLink(models.Model):
     class Meta:
         abstract = True
 
+    def dead_because(self, now=None) -> str:
+        """Why the link opens nothing: "used", "revoked" or "expired"; "" while it is live."""
+        if self.used_at is not None:
+            return "used"
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if (now or timezone.now()) >= self.expires_at else ""
+
     def is_live(self, now=None) -> bool:
-        now = now or timezone.now()
-        return self.used_at is None and self.revoked_at is None and now < self.expires_at
+        return not self.dead_because(now)
 
 
 class RateCounter(models.Model):

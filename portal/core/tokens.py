@@ -1,4 +1,5 @@
-"""Tokens for links in e-mails: 256 bits of randomness, only a hash is stored."""
+"""Tokens for e-mailed links (issued and opened by `portal.core.links`) and API tokens: 256 bits of randomness,
+only a hash is stored."""
 
 import hashlib
 import secrets

@@ -11,8 +11,8 @@ from django.utils import timezone
 from portal.accounts.models import User
 from portal.companies.models import COMPANY_DETAILS, Company, Contact, Membership
 from portal.companies.validation import EU_COUNTRIES
+from portal.core.links import link_issue, link_open, link_use
 from portal.core.text import text_checked
-from portal.core.tokens import token_hash, token_new
 from portal.notifications.services import absolute_url, email_queue
 from portal.onboarding import pipeline
 from portal.onboarding.forms import ContactData, RequestData
@@ -24,10 +24,6 @@ from portal.onboarding.timeline import timeline_append
 
 class PrefixTaken(Exception):
     """Another open request took the prefix between the check and the save."""
-
-
-class LinkDead(Exception):
-    """A link that was used, expired or withdrawn."""
 
 
 def _company_details(data: RequestData) -> dict[str, str]:
@@ -69,12 +65,12 @@ def user_company(user: User | None) -> Company | None:
 
 
 def _progress_link(request: TenantRequest) -> str:
-    raw, hashed = token_new()
-    RequestLink.objects.create(
+    raw, _ = link_issue(
+        RequestLink,
+        lifetime=settings.TRACKING_LINK_EXPIRES_AFTER,
+        revoke_others=None,  # every confirmation's progress link keeps working
         request=request,
         purpose=RequestLink.Purpose.PROGRESS,
-        token_hash=hashed,
-        expires_at=timezone.now() + settings.TRACKING_LINK_EXPIRES_AFTER,
     )
     return absolute_url(reverse("onboarding:track", args=[raw]))
 
@@ -239,16 +235,9 @@ def request_ask_changes(*, request_id: int, by: User, message: str) -> TenantReq
         pipeline.move(
             request, to=Stage.CHANGES_REQUESTED, by=by, why=f"Changes requested: {message}", data={"message": message}
         )
-        now = timezone.now()
-        RequestLink.objects.filter(
-            request=request, purpose=RequestLink.Purpose.CORRECTION, used_at=None, revoked_at=None
-        ).update(revoked_at=now)
-        raw, hashed = token_new()
-        link = RequestLink.objects.create(
-            request=request,
-            purpose=RequestLink.Purpose.CORRECTION,
-            token_hash=hashed,
-            expires_at=now + settings.CORRECTION_LINK_EXPIRES_AFTER,
+        correction = {"request": request, "purpose": RequestLink.Purpose.CORRECTION}
+        raw, link = link_issue(
+            RequestLink, lifetime=settings.CORRECTION_LINK_EXPIRES_AFTER, revoke_others=correction, **correction
         )
         email_queue(
             template="request-changes",
@@ -265,26 +254,21 @@ def request_ask_changes(*, request_id: int, by: User, message: str) -> TenantReq
     return request
 
 
-def link_find(*, raw: str, purpose: str) -> RequestLink:
-    """The link behind a token: RequestLink.DoesNotExist if unknown, LinkDead if used, expired or withdrawn."""
-    link = RequestLink.objects.select_related("request").get(token_hash=token_hash(raw), purpose=purpose)
-    if not link.is_live():
-        raise LinkDead(link)
-    return link
+def link_find(*, raw: str, purpose: str, lock: bool = False) -> RequestLink:
+    """The link behind a token, with its request: LinkUnknown if unknown, LinkDead if used, expired or withdrawn."""
+    links = RequestLink.objects.select_related(
+        "request__company", "request__technical_contact", "request__commercial_contact"
+    ).filter(purpose=purpose)
+    return link_open(links, raw, lock=lock)
 
 
 def request_correct(*, raw_token: str, data: RequestData) -> TenantRequest:
     """The customer's corrected request goes back to To Validate; the link dies with it."""
     try:
         with transaction.atomic():
-            link = RequestLink.objects.select_for_update().get(
-                token_hash=token_hash(raw_token), purpose=RequestLink.Purpose.CORRECTION
-            )
-            if not link.is_live():
-                raise LinkDead(link)
+            link = link_find(raw=raw_token, purpose=RequestLink.Purpose.CORRECTION, lock=True)
             request = pipeline.request_locked(link.request_id)
-            link.used_at = timezone.now()
-            link.save(update_fields=["used_at"])
+            link_use(link)
             before = _snapshot(request)
             request.company_snapshot = _company_details(data)
             request.technical_contact = _contact_upsert(request.company, data.technical)

@@ -5,13 +5,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from portal.core.links import LinkDead, LinkUnknown, link_view
 from portal.core.ratelimit import RateLimited, rate_limit, rate_limited_page
 from portal.onboarding.forms import TenantRequestForm, initial_from_company
 from portal.onboarding.models import RequestLink, TenantRequest
 from portal.onboarding.pipeline import IllegalMove
 from portal.onboarding.selectors import request_get_for, request_progress, timeline_for_customer
 from portal.onboarding.services import (
-    LinkDead,
     PrefixTaken,
     link_find,
     request_correct,
@@ -76,7 +76,7 @@ def _correction_request_id(request: HttpRequest) -> int | None:
         return None
     try:
         return link_find(raw=raw, purpose=RequestLink.Purpose.CORRECTION).request_id
-    except (RequestLink.DoesNotExist, LinkDead):
+    except (LinkUnknown, LinkDead):
         return None
 
 
@@ -120,32 +120,25 @@ def _request_page(request: HttpRequest, tenant_request: TenantRequest, *, full: 
     )
 
 
-def track(request: HttpRequest, token: str) -> HttpResponse:
-    """The progress link from the confirmation e-mail: the steps, read only, no sign-in needed."""
-    tenant_request = _linked_request(request, token, RequestLink.Purpose.PROGRESS)
-    if isinstance(tenant_request, HttpResponse):
-        return tenant_request
-    return _request_page(request, tenant_request, full=False)
-
-
-def _linked_request(request: HttpRequest, token: str, purpose: str) -> TenantRequest | HttpResponse:
-    """The request behind a link from an e-mail, or the page that says the link is unknown (404) or dead (410)."""
-    try:
-        link = link_find(raw=token, purpose=purpose)
-    except RequestLink.DoesNotExist:
-        return render(request, "onboarding/link_unknown.html", status=404)
-    except LinkDead:
-        return render(request, "onboarding/link_dead.html", {"what": purpose}, status=410)
-    return TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact").get(
-        pk=link.request_id
+def _request_link(purpose: str):
+    """A page of a link e-mailed about a request: 404 for an unknown token, 410 for a used, expired or withdrawn link."""
+    return link_view(
+        lambda request, token: link_find(raw=token, purpose=purpose),
+        dead_template="onboarding/link_dead.html",
+        dead_context={"what": purpose},
     )
 
 
-def correct(request: HttpRequest, token: str) -> HttpResponse:
+@_request_link(RequestLink.Purpose.PROGRESS)
+def track(request: HttpRequest, link: RequestLink, token: str) -> HttpResponse:
+    """The progress link from the confirmation e-mail: the steps, read only, no sign-in needed."""
+    return _request_page(request, link.request, full=False)
+
+
+@_request_link(RequestLink.Purpose.CORRECTION)
+def correct(request: HttpRequest, link: RequestLink, token: str) -> HttpResponse:
     """The correction link from the "changes requested" e-mail: the request pre-filled, sent back once."""
-    tenant_request = _linked_request(request, token, RequestLink.Purpose.CORRECTION)
-    if isinstance(tenant_request, HttpResponse):
-        return tenant_request
+    tenant_request = link.request
     message = (
         tenant_request.timeline.filter(to_stage="changes_requested")
         .order_by("-seq")
@@ -166,8 +159,8 @@ def correct(request: HttpRequest, token: str) -> HttpResponse:
                 request_correct(raw_token=token, data=form.to_data())
             except PrefixTaken:
                 form.add_error("tenant_domain_prefix", PREFIX_TAKEN)
-            except (LinkDead, IllegalMove):
-                return render(request, "onboarding/link_dead.html", {"what": "correction"}, status=410)
+            except IllegalMove:
+                raise LinkDead(link) from None
             else:
                 messages.success(request, "Thank you: your corrected request is back with our team.")
                 return _to_thanks(tenant_request)
