@@ -291,8 +291,6 @@ def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") ->
 def provisioning_cancel(*, request_id: int, by: User, reason: str) -> TenantRequest:
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
-        if request.stage != Stage.PROVISIONING_FAILED:
-            raise pipeline.IllegalMove(request, Stage.CANCELLED)
         reason = text_checked(reason.strip(), multiline=True) or "by staff"
         pipeline.move(request, to=Stage.CANCELLED, by=by, why=f"Cancelled: {reason}")
     return request
