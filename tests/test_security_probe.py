@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -395,6 +396,9 @@ def test_an_admin_can_send_the_set_up_link(client, settings, smtp_server, worker
     admin = User.objects.create_superuser("ada@reseller.example", "Ada-administers-2026")
     vera = User.objects.create_user("vera@reseller.example", VERA_PASSWORD, is_staff=True)
     client.force_login(admin)
+    session = client.session  # the admin may ask for the second factor too: Ada has passed it
+    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.create(user=admin, name="phone", confirmed=True).persistent_id
+    session.save()
     answer = client.post(
         "/admin/accounts/user/", {"action": "send_mfa_enrolment_link", "_selected_action": [vera.pk]}, follow=True
     )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from portal.accounts.models import User
+from portal.agreements import tasks
 from portal.agreements.documents import agreement_render, sha256, signed_document
 from portal.agreements.models import Agreement, SigningInvitation
 from portal.agreements.seal import seal_pdf
@@ -20,8 +21,8 @@ from portal.core.text import CONTROL_REFUSED, control_characters_in, text_checke
 from portal.core.timers import timer_set
 from portal.notifications.services import absolute_url, email_queue, staff_addresses
 from portal.onboarding import pipeline
+from portal.onboarding.emails import email_context
 from portal.onboarding.models import TenantRequest, TimelineEntry
-from portal.onboarding.services import email_context
 from portal.onboarding.stages import Stage
 from portal.onboarding.timeline import timeline_append
 from portal.provisioning.services import provisioning_start
@@ -100,8 +101,6 @@ def agreement_prepare(*, request: TenantRequest) -> Agreement:
 
 def _invite(agreement: Agreement, *, resend: bool = False) -> SigningInvitation:
     """A new personal link for the commercial contact, its e-mail, and its reminder and expiry timers."""
-    from portal.agreements.tasks import signature_expire, signature_remind
-
     request = agreement.request
     now = timezone.now()
     raw, invitation = link_issue(
@@ -129,10 +128,16 @@ def _invite(agreement: Agreement, *, resend: bool = False) -> SigningInvitation:
     first_reminder = now + settings.SIGNATURE_REMINDER_EVERY
     if first_reminder < invitation.expires_at:
         timer_set(
-            signature_remind, at=first_reminder, key=f"signature-remind:{invitation.pk}", invitation_id=invitation.pk
+            tasks.signature_remind,
+            at=first_reminder,
+            key=f"signature-remind:{invitation.pk}",
+            invitation_id=invitation.pk,
         )
     timer_set(
-        signature_expire, at=invitation.expires_at, key=f"signature-expire:{invitation.pk}", invitation_id=invitation.pk
+        tasks.signature_expire,
+        at=invitation.expires_at,
+        key=f"signature-expire:{invitation.pk}",
+        invitation_id=invitation.pk,
     )
     return invitation
 
@@ -419,8 +424,6 @@ def agreement_decline(*, raw: str, reason: str, ip: str | None = None) -> Tenant
 
 def signature_remind(*, invitation_id: int) -> str:
     """A reminder timer: re-checks the state, e-mails the signer, and sets the next one."""
-    from portal.agreements.tasks import signature_remind as remind_task
-
     with transaction.atomic():
         invitation = (
             SigningInvitation.objects.select_for_update().select_related("agreement").filter(pk=invitation_id).first()
@@ -451,7 +454,9 @@ def signature_remind(*, invitation_id: int) -> str:
             ),
         )
         if not last:
-            timer_set(remind_task, at=next_at, key=f"signature-remind:{invitation.pk}", invitation_id=invitation.pk)
+            timer_set(
+                tasks.signature_remind, at=next_at, key=f"signature-remind:{invitation.pk}", invitation_id=invitation.pk
+            )
     return "reminded"
 
 

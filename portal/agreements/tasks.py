@@ -1,13 +1,17 @@
-from django.tasks import task
+"""The agreement's timers: each task is the public name, and imports its service when it runs."""
 
-from portal.agreements import services
+from django.tasks import task
 
 
 @task()
 def signature_remind(*, invitation_id: int) -> str:
-    return services.signature_remind(invitation_id=invitation_id)
+    from portal.agreements.services import signature_remind
+
+    return signature_remind(invitation_id=invitation_id)
 
 
 @task()
 def signature_expire(*, invitation_id: int) -> str:
-    return services.signature_expire(invitation_id=invitation_id)
+    from portal.agreements.services import signature_expire
+
+    return signature_expire(invitation_id=invitation_id)

@@ -11,14 +11,17 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import F, Q
-from django.template import Context
-from django.template.loader import get_template, render_to_string
+from django.template import Context, Engine
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from portal.core.retry import backoff
 from portal.core.timers import timer_set
 from portal.core.workers import worker_id_new
 from portal.notifications.models import OutboundAttachment, OutboundEmail
+from portal.notifications.tasks import send_email
+from portal.onboarding.models import TenantRequest
+from portal.onboarding.timeline import timeline_append
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +38,10 @@ def email_render(*, template: str, context: dict) -> tuple[str, str, str]:
     context = {"brand": settings.PORTAL_BRAND, "support_email": settings.PORTAL_SUPPORT_EMAIL, **context}
     # A subject is plain text, not HTML: rendered without escaping, on one line (no header injection).
     subject = " ".join(
-        get_template(f"emails/{template}-subject.txt").template.render(Context(context, autoescape=False)).split()
+        Engine.get_default()
+        .get_template(f"emails/{template}-subject.txt")
+        .render(Context(context, autoescape=False))
+        .split()
     )
     text = render_to_string(f"emails/{template}-body.txt", context)
     html = render_to_string(f"emails/{template}-body.html", context)
@@ -52,8 +58,6 @@ def email_queue(
     attachments: list[tuple[str, bytes, str]] = (),  # type: ignore[assignment]
 ) -> OutboundEmail:
     """Queue one e-mail. Call inside the transaction of the change that causes it."""
-    from portal.notifications.tasks import send_email
-
     subject, text, html = email_render(template=template, context=context)
     email = OutboundEmail.objects.create(
         request=request,
@@ -168,8 +172,6 @@ def email_send(*, email_id: int) -> str:
     sweep (`outbox_recover`) queues it again. The only double is an e-mail the SMTP server accepted
     just before the worker died, with the same Message-ID, which receivers can drop.
     """
-    from portal.notifications.tasks import send_email
-
     owner = _lease_claim(email_id)
     if owner is None:
         return "not due"
@@ -224,9 +226,6 @@ def _email_failed(email: OutboundEmail, exc: Exception, *, owner: str, retry) ->
 def _on_timeline(email: OutboundEmail, message: str) -> None:
     if email.request_id is None:
         return
-    from portal.onboarding.models import TenantRequest
-    from portal.onboarding.timeline import timeline_append
-
     request = TenantRequest.objects.select_for_update().get(pk=email.request_id)
     timeline_append(
         request=request,
@@ -242,8 +241,6 @@ def outbox_recover(*, overdue: timedelta = timedelta(minutes=10)) -> int:
     Each is taken back by a conditional UPDATE, so that workers sweeping side by side queue it once.
     The claim's owner stays: a worker that was only slow may still record the e-mail it sent.
     """
-    from portal.notifications.tasks import send_email
-
     now = timezone.now()
     stuck = Q(status=OutboundEmail.Status.QUEUED, next_attempt_at__lt=now - overdue) | Q(
         status=OutboundEmail.Status.SENDING, lease_until__lt=now

@@ -9,12 +9,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.accounts.models import User
+from portal.agreements.services import agreement_send
 from portal.companies.models import COMPANY_DETAILS, Company, Contact, Membership
 from portal.companies.validation import EU_COUNTRIES
 from portal.core.links import link_issue, link_open, link_use
 from portal.core.text import text_checked
 from portal.notifications.services import absolute_url, email_queue
 from portal.onboarding import pipeline
+from portal.onboarding.emails import email_context
 from portal.onboarding.forms import ContactData, RequestData
 from portal.onboarding.models import RequestLink, TenantRequest, TimelineEntry
 from portal.onboarding.stages import Stage
@@ -73,17 +75,6 @@ def _progress_link(request: TenantRequest) -> str:
         purpose=RequestLink.Purpose.PROGRESS,
     )
     return absolute_url(reverse("onboarding:track", args=[raw]))
-
-
-def email_context(request: TenantRequest, **extra) -> dict:
-    """What every e-mail about a request can show: the request, its company and both contacts."""
-    return {
-        "req": request,
-        "company": request.applicant,
-        "technical": request.technical_contact,
-        "commercial": request.commercial_contact,
-        **extra,
-    }
 
 
 def _confirmations_queue(request: TenantRequest, *, corrected: bool = False) -> None:
@@ -194,8 +185,6 @@ def request_follow_up(*, request_id: int) -> str:
 
 def request_validate(*, request_id: int, by: User) -> TenantRequest:
     """Staff accept the company's information: the company record takes it, and the service agreement follows."""
-    from portal.agreements.services import agreement_send
-
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
         pipeline.move(

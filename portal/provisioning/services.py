@@ -18,6 +18,7 @@ from portal.core.text import text_checked
 from portal.core.timers import timer_set
 from portal.notifications.services import absolute_url, email_queue, staff_addresses
 from portal.onboarding import pipeline
+from portal.onboarding.domains import prefix_availability
 from portal.onboarding.models import TenantRequest, TimelineEntry
 from portal.onboarding.stages import Stage
 from portal.onboarding.timeline import timeline_append
@@ -31,6 +32,7 @@ from portal.provisioning.base import (
     get_provisioner,
 )
 from portal.provisioning.models import Tenant
+from portal.provisioning.tasks import provision_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +57,6 @@ def idempotency_key(request: TenantRequest) -> str:
 
 def provisioning_start(*, request: TenantRequest) -> None:
     """Enqueue the tenant's creation; call inside the transaction that moves the request to Provisioning."""
-    from portal.provisioning.tasks import provision_tenant
-
     provision_tenant.enqueue(request_id=request.pk)
 
 
@@ -87,7 +87,7 @@ def _signer(request: TenantRequest) -> AgreementSigner:
         last_name=last or contact.last_name,
         email=agreement.signer_email if agreement else contact.email,
         phone=contact.phone,
-        signed_at=agreement.signed_at if agreement else timezone.now(),
+        signed_at=(agreement.signed_at if agreement else None) or timezone.now(),
     )
 
 
@@ -122,8 +122,6 @@ def tenant_provision(*, request_id: int) -> str:
 
 
 def _attempt_failed(request_id: int, error: ProvisionerError) -> str:
-    from portal.provisioning.tasks import provision_tenant
-
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
         if request.stage != Stage.PROVISIONING:
@@ -259,8 +257,6 @@ def _access_grant(request: TenantRequest, tenant: Tenant) -> None:
 
 def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") -> TenantRequest:
     """Staff fixed what Microsoft refused (e.g. the tenant name) and try again."""
-    from portal.onboarding.domains import prefix_availability
-
     new_prefix = text_checked(domain_prefix).strip().lower()
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
