@@ -161,30 +161,26 @@ def _act(request: HttpRequest, pk: int, action, success: str, **kwargs) -> HttpR
     return redirect("backoffice:request", pk=pk)
 
 
-@staff_required
-@require_POST
-def validate(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, request_validate, "Validated: the request now awaits the signature of the agreement.")
+def _decision(action, success: str, *, field: str = ""):
+    """A staff decision on a request: POST only; the service is called with the form's one field, if any."""
+
+    @staff_required
+    @require_POST
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        return _act(request, pk, action, success, **({field: request.POST.get(field, "")} if field else {}))
+
+    return view
 
 
-@staff_required
-@require_POST
-def reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request, pk, request_reject, "Rejected: both contacts are told why.", reason=request.POST.get("reason", "")
-    )
-
-
-@staff_required
-@require_POST
-def ask_changes(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        request_ask_changes,
-        "Changes requested: the technical contact gets a link to correct the request.",
-        message=request.POST.get("message", ""),
-    )
+validate = _decision(request_validate, "Validated: the request now awaits the signature of the agreement.")
+reject = _decision(request_reject, "Rejected: both contacts are told why.", field="reason")
+ask_changes = _decision(
+    request_ask_changes, "Changes requested: the technical contact gets a link to correct the request.", field="message"
+)
+resend = _decision(agreement_resend, "A new signing link was sent; the previous one no longer works.")
+withdraw = _decision(agreement_withdraw, "Agreement withdrawn: the request is back at To Validate.", field="reason")
+provisioning_retry_view = _decision(provisioning_retry, "Provisioning restarted.", field="domain_prefix")
+provisioning_cancel_view = _decision(provisioning_cancel, "Request cancelled.", field="reason")
 
 
 @staff_required
@@ -205,38 +201,6 @@ def agreement_document(request: HttpRequest, pk: int, agreement_id: int, kind: s
             raise Http404("Not signed.")
         return pdf_response(bytes(agreement.signed_pdf), agreement.signed_filename, inline=False)
     return pdf_response(bytes(agreement.pdf), agreement.filename, inline=False)
-
-
-@staff_required
-@require_POST
-def resend(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, agreement_resend, "A new signing link was sent; the previous one no longer works.")
-
-
-@staff_required
-@require_POST
-def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        agreement_withdraw,
-        "Agreement withdrawn: the request is back at To Validate.",
-        reason=request.POST.get("reason", ""),
-    )
-
-
-@staff_required
-@require_POST
-def provisioning_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request, pk, provisioning_retry, "Provisioning restarted.", domain_prefix=request.POST.get("domain_prefix", "")
-    )
-
-
-@staff_required
-@require_POST
-def provisioning_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, provisioning_cancel, "Request cancelled.", reason=request.POST.get("reason", ""))
 
 
 @staff_required
