@@ -100,7 +100,7 @@ def timed():
 def a_worker():
     from django.tasks.base import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 
-    from portal.core.workers import SweepingWorker
+    from portal.worker.workers import SweepingWorker
 
     return SweepingWorker(
         sweep=lambda: None,

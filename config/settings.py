@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "portal.agreements",
     "portal.provisioning",
     "portal.notifications",
+    "portal.worker",
     "portal.backoffice",
     "portal.api",
 ]

@@ -18,9 +18,9 @@ from portal.agreements.models import SigningInvitation
 from portal.agreements.tasks import signature_expire, signature_remind
 from portal.core.models import Timer
 from portal.core.timers import timer_set, timers_fire
-from portal.core.workers import SweepingWorker
 from portal.notifications.services import email_queue
 from portal.onboarding.services import request_submit, request_validate
+from portal.worker.workers import SweepingWorker
 from tests.conftest import request_data
 
 CARL = "carl@brightwave.example"

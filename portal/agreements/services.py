@@ -177,7 +177,7 @@ def agreement_resend(*, request_id: int, by: User) -> SigningInvitation:
         if agreement is None:
             raise ValueError("There is no agreement awaiting signature to send again.")
         if current:
-            _revoke(current, "resent")
+            link_revoke(current, revoked_reason="resent")
         invitation = _invite(agreement, resend=True)
         timeline_append(
             request=request,
@@ -187,10 +187,6 @@ def agreement_resend(*, request_id: int, by: User) -> SigningInvitation:
             data={"invitation": invitation.pk},
         )
     return invitation
-
-
-def _revoke(invitation: SigningInvitation, reason: str) -> None:
-    link_revoke(invitation, revoked_reason=reason)
 
 
 def agreement_withdraw(*, request_id: int, by: User, reason: str) -> TenantRequest:
@@ -203,7 +199,7 @@ def agreement_withdraw(*, request_id: int, by: User, reason: str) -> TenantReque
         )
         invitation = _live_invitation(request)
         if invitation:
-            _revoke(invitation, "withdrawn")
+            link_revoke(invitation, revoked_reason="withdrawn")
         request.agreements.filter(status=Agreement.Status.SENT).update(status=Agreement.Status.WITHDRAWN)
         email_queue(
             template="agreement-withdrawn",
@@ -393,7 +389,7 @@ def agreement_decline(*, raw: str, reason: str, ip: str | None = None) -> Tenant
         probe = invitation_find(raw)
         request = pipeline.request_locked(probe.agreement.request_id)
         invitation = invitation_find(raw, lock=True)
-        _revoke(invitation, "declined")
+        link_revoke(invitation, revoked_reason="declined")
         Agreement.objects.filter(pk=invitation.agreement_id).update(status=Agreement.Status.DECLINED)
         pipeline.move(
             request,
@@ -472,7 +468,7 @@ def signature_expire(*, invitation_id: int) -> str:
             return "no longer needed"
         if timezone.now() < invitation.expires_at:
             return "not due"
-        _revoke(invitation, "expired")
+        link_revoke(invitation, revoked_reason="expired")
         Agreement.objects.filter(pk=invitation.agreement_id, status=Agreement.Status.SENT).update(
             status=Agreement.Status.EXPIRED
         )

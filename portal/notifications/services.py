@@ -17,11 +17,11 @@ from django.utils import timezone
 
 from portal.core.retry import backoff
 from portal.core.timers import timer_set
-from portal.core.workers import worker_id_new
 from portal.notifications.models import OutboundAttachment, OutboundEmail
 from portal.notifications.tasks import send_email
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.timeline import timeline_append
+from portal.worker.workers import worker_id_new
 
 logger = logging.getLogger(__name__)
 

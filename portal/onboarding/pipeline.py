@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.agreements.models import Agreement, SigningInvitation
+from portal.core.links import link_revoke
 from portal.onboarding.models import RequestLink, TenantRequest, TimelineEntry
 from portal.onboarding.stages import MOVES, Stage
 from portal.onboarding.timeline import timeline_append
@@ -70,16 +71,10 @@ def move(
 
 def _links_close(request: TenantRequest, *, leaving: Stage) -> None:
     """A link e-mailed for a stage dies when the request leaves that stage, whatever the move."""
-
-    now = timezone.now()
     if leaving == Stage.CHANGES_REQUESTED:
-        RequestLink.objects.filter(
-            request=request, purpose=RequestLink.Purpose.CORRECTION, used_at=None, revoked_at=None
-        ).update(revoked_at=now)
+        link_revoke(RequestLink.objects.filter(request=request, purpose=RequestLink.Purpose.CORRECTION))
     if leaving == Stage.AWAITING_SIGNATURE:
-        SigningInvitation.objects.filter(agreement__request=request, used_at=None, revoked_at=None).update(
-            revoked_at=now, revoked_reason="withdrawn"
-        )
+        link_revoke(SigningInvitation.objects.filter(agreement__request=request), revoked_reason="withdrawn")
         Agreement.objects.filter(request=request, status=Agreement.Status.SENT).update(
             status=Agreement.Status.WITHDRAWN
         )

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, TASKS_LOGGER
 
-from portal.core.workers import SweepingWorker, tasks_recover_orphans, worker_id_new
 from portal.notifications.services import outbox_recover
+from portal.worker.workers import SweepingWorker, tasks_recover_orphans, worker_id_new
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, once: bool, interval: float, worker_id: str | None, verbosity: int, **options):
         level = {0: logging.CRITICAL, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-        for name in (TASKS_LOGGER, "django_tasks_db", "portal.core.workers"):  # as db_worker does, and ours
+        for name in (TASKS_LOGGER, "django_tasks_db", "portal.worker.workers"):  # as db_worker does, and ours
             logging.getLogger(name).setLevel(level)
         worker = SweepingWorker(
             sweep=lambda: self.sweep(verbosity),
