@@ -5,19 +5,23 @@ import email.policy
 import re
 import socket
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
 from django.core.management import call_command
+from django.utils import timezone
 
 from config.env import parse_email_url
 from portal.accounts.models import User
+from portal.agreements.documents import sha256
+from portal.agreements.models import Agreement, SigningInvitation
 from portal.agreements.services import Signature, agreement_sign, signing_code_send
-from portal.companies.models import Membership
+from portal.companies.models import COMPANY_DETAILS, Company, Contact, Membership
 from portal.core.ratelimit import LIMITS
 from portal.onboarding.forms import ContactData, RequestData
+from portal.onboarding.models import TenantRequest
 from portal.onboarding.services import request_submit, request_validate
 from tests.fake_partner_center import fake_partner_center  # noqa: F401 (the fixture, for every test module)
 
@@ -260,3 +264,43 @@ def signed(smtp_server, worker, vera):
     request.refresh_from_db()
     assert request.stage == "provisioning"
     return request
+
+
+def unsaved_request(legal_name: str = "Brightwave Analytics BV") -> TenantRequest:
+    """Brightwave's request as objects only: documents are typeset and sealed without a database."""
+    data = request_data(legal_name=legal_name)
+    company = Company(**{field: getattr(data, field) for field in COMPANY_DETAILS})
+    tess, carl = (Contact(company=company, **asdict(person)) for person in (data.technical, data.commercial))
+    return TenantRequest(
+        pk=41,
+        company=company,
+        company_snapshot=company.details(),
+        technical_contact=tess,
+        commercial_contact=carl,
+        domain_prefix=data.domain_prefix,
+        display_name=data.display_name,
+        tenant_country=data.tenant_country,
+    )
+
+
+def unsaved_signature(request, pdf: bytes, signer_name: str = "Carl Commerce") -> tuple[Agreement, SigningInvitation]:
+    """Carl's signature of that request's agreement, as the signing page records it, without a database."""
+    now = timezone.now()
+    agreement = Agreement(
+        request=request,
+        version="2026-01",
+        pdf=pdf,
+        sha256=sha256(pdf),
+        signed_at=now,
+        signer_name=signer_name,
+        signer_title="CEO",
+        signer_email="carl@brightwave.example",
+        signer_ip="127.0.0.1",
+        signer_user_agent="pytest",
+        consent_text=f"I sign for {request.applicant.legal_name}.",
+        consent_version="2026-01",
+    )
+    invitation = SigningInvitation(
+        agreement=agreement, created_at=now, expires_at=now, first_opened_at=now, code_sent_at=now, code_verified_at=now
+    )
+    return agreement, invitation

@@ -7,65 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 
 import pytest
-from django.utils import timezone
 from pypdf import PdfReader
 
 from portal.agreements import seal
-from portal.agreements.documents import agreement_render, sha256, signed_document
-from portal.agreements.models import Agreement, SigningInvitation
-from portal.companies.models import COMPANY_DETAILS, Company, Contact
-from portal.onboarding.models import TenantRequest
+from portal.agreements.documents import agreement_render, signed_document
+from tests.conftest import unsaved_request, unsaved_signature
 
 # Typst's markup, code, math, comments, labels and references, and HTML's specials.
 TRICKY_NAME = 'Brightwave #import "x": * ] [ $x$ _y_ *z* @ref <lab> // \\ `raw` = #set text(red) & <b>BV</b>'
 TRICKY_SIGNER = "Carl ] #strong[Commerce] $1 * 2$ _Jr_"
-
-
-def _request(legal_name: str = "Brightwave Analytics BV") -> TenantRequest:
-    company = Company(
-        legal_name=legal_name,
-        vat_number="BE0403170701",
-        registry_number="0403.170.701",
-        address_line1="Korenmarkt 1",
-        postal_code="9000",
-        city="Gent",
-        country="BE",
-        phone="+3292345678",
-    )
-    tess = Contact(company=company, first_name="Tess", last_name="Tech", email="tess@brightwave.example")
-    carl = Contact(
-        company=company, first_name="Carl", last_name="Commerce", email="carl@brightwave.example", job_title="CEO"
-    )
-    return TenantRequest(
-        pk=41,
-        company=company,
-        company_snapshot={field: getattr(company, field) for field in COMPANY_DETAILS},
-        technical_contact=tess,
-        commercial_contact=carl,
-        domain_prefix="brightwave",
-        display_name="Brightwave",
-        tenant_country="BE",
-    )
-
-
-def _signed(request: TenantRequest, pdf: bytes, signer_name: str) -> tuple[Agreement, SigningInvitation]:
-    now = timezone.now()
-    agreement = Agreement(
-        request=request,
-        version="2026-01",
-        pdf=pdf,
-        sha256=sha256(pdf),
-        signed_at=now,
-        signer_name=signer_name,
-        signer_title="CEO",
-        signer_email="carl@brightwave.example",
-        signer_ip="127.0.0.1",
-        signer_user_agent="pytest",
-        consent_text=f"I sign for {request.applicant.legal_name}.",
-        consent_version="2026-01",
-    )
-    invitation = SigningInvitation(agreement=agreement, created_at=now, expires_at=now, code_sent_at=now)
-    return agreement, invitation
 
 
 def _words(text: str) -> list[str]:
@@ -83,7 +33,7 @@ def _html_text(document: str) -> str:
 
 
 def test_a_company_named_in_typst_markup_prints_as_written():
-    rendered = agreement_render(request=_request(TRICKY_NAME), version="2026-01")
+    rendered = agreement_render(request=unsaved_request(TRICKY_NAME), version="2026-01")
 
     pdf_text = " ".join(_pdf_pages(rendered.pdf))
     assert TRICKY_NAME in pdf_text
@@ -93,9 +43,9 @@ def test_a_company_named_in_typst_markup_prints_as_written():
 
 
 def test_the_evidence_page_prints_the_signer_as_typed_after_the_agreement_as_sent():
-    request = _request(TRICKY_NAME)
+    request = unsaved_request(TRICKY_NAME)
     pdf = agreement_render(request=request, version="2026-01").pdf
-    agreement, invitation = _signed(request, pdf, TRICKY_SIGNER)
+    agreement, invitation = unsaved_signature(request, pdf, TRICKY_SIGNER)
 
     document = signed_document(agreement=agreement, invitation=invitation)
 
@@ -108,7 +58,7 @@ def test_the_evidence_page_prints_the_signer_as_typed_after_the_agreement_as_sen
 
 
 def test_the_page_the_signer_reads_and_the_pdf_say_the_same_words():
-    rendered = agreement_render(request=_request(), version="2026-01")
+    rendered = agreement_render(request=unsaved_request(), version="2026-01")
     footer = re.compile(r"Arxus Service Agreement · version 2026-01 · request #41 · page \d+ of \d+")
 
     pdf_words = _words(footer.sub(" ", " ".join(_pdf_pages(rendered.pdf))))
@@ -120,14 +70,16 @@ def test_the_page_the_signer_reads_and_the_pdf_say_the_same_words():
 
 def test_the_same_agreement_typesets_to_the_same_bytes(time_machine):
     time_machine.move_to("2026-03-03 10:00:00+01:00", tick=False)
-    first = agreement_render(request=_request(), version="2026-01")
-    second = agreement_render(request=_request(), version="2026-01")
+    first = agreement_render(request=unsaved_request(), version="2026-01")
+    second = agreement_render(request=unsaved_request(), version="2026-01")
     assert first == second
 
 
 def _sealed_twice() -> list[bytes]:
-    request = _request()
-    agreement, invitation = _signed(request, agreement_render(request=request, version="2026-01").pdf, "Carl Commerce")
+    request = unsaved_request()
+    agreement, invitation = unsaved_signature(
+        request, agreement_render(request=request, version="2026-01").pdf, "Carl Commerce"
+    )
     document = signed_document(agreement=agreement, invitation=invitation)
     return [seal.seal_pdf(document, request_id=41, signer_name="Carl Commerce") for _ in range(2)]
 
@@ -157,8 +109,10 @@ def test_signers_sealing_at_once_each_get_a_good_seal_from_one_key_load(settings
     seal._make_dev_seal(tmp_path / "seal.p12", b"seal-passphrase")
     settings.SEAL_PKCS12_PASSWORD = "seal-passphrase"
     settings.SEAL_PKCS12_PATH = str(tmp_path / "seal.p12")
-    request = _request()
-    agreement, invitation = _signed(request, agreement_render(request=request, version="2026-01").pdf, "Carl Commerce")
+    request = unsaved_request()
+    agreement, invitation = unsaved_signature(
+        request, agreement_render(request=request, version="2026-01").pdf, "Carl Commerce"
+    )
     document = signed_document(agreement=agreement, invitation=invitation)
     loads = seal.key_loads
     start = threading.Barrier(4)

@@ -32,11 +32,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from portal.agreements import checks as seal_checks
-from portal.agreements.documents import agreement_pdf, sha256, signed_document
-from portal.agreements.models import Agreement, SigningInvitation
+from portal.agreements.documents import agreement_pdf, signed_document
 from portal.agreements.seal import UNCHECKABLE, UNREADABLE, seal_pdf, verify_pdf
-from portal.companies.models import Company, Contact
-from portal.onboarding.models import TenantRequest
+from tests.conftest import unsaved_request, unsaved_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -58,72 +56,11 @@ SHOWN_REASON = re.compile(r"</strong> — (.*?)\s*(?:<dl>|</div>)", re.S)
 # The sealed agreement, made once for the module as signing makes it: rendered, evidence page added, sealed.
 
 
-def _brightwave_request() -> TenantRequest:
-    company = Company(
-        legal_name="Brightwave Analytics BV",
-        vat_number="BE0403170701",
-        registry_number="0403.170.701",
-        address_line1="Korenmarkt 1",
-        postal_code="9000",
-        city="Gent",
-        country="BE",
-        phone="+3292345678",
-    )
-    tess = Contact(
-        company=company,
-        first_name="Tess",
-        last_name="Tech",
-        email="tess@brightwave.example",
-        phone="+32478123456",
-        job_title="IT manager",
-    )
-    carl = Contact(
-        company=company,
-        first_name="Carl",
-        last_name="Commerce",
-        email="carl@brightwave.example",
-        phone="+32478654321",
-        job_title="CEO",
-    )
-    return TenantRequest(
-        pk=41,
-        company=company,
-        technical_contact=tess,
-        commercial_contact=carl,
-        domain_prefix="brightwave",
-        display_name="Brightwave",
-        tenant_country="BE",
-    )
-
-
 @pytest.fixture(scope="module")
 def sealed() -> bytes:
     with override_settings(SEAL_ALLOW_DEV_CERT=True):
-        request = _brightwave_request()
-        pdf = agreement_pdf(request=request, version="2026-01")
-        now = timezone.now()
-        agreement = Agreement(
-            request=request,
-            version="2026-01",
-            pdf=pdf,
-            sha256=sha256(pdf),
-            signed_at=now,
-            signer_name="Carl Commerce",
-            signer_title="CEO",
-            signer_email="carl@brightwave.example",
-            signer_ip="127.0.0.1",
-            signer_user_agent="pytest",
-            consent_text="I sign.",
-            consent_version="2026-01",
-        )
-        invitation = SigningInvitation(
-            agreement=agreement,
-            created_at=now,
-            expires_at=now,
-            first_opened_at=now,
-            code_sent_at=now,
-            code_verified_at=now,
-        )
+        request = unsaved_request()
+        agreement, invitation = unsaved_signature(request, agreement_pdf(request=request, version="2026-01"))
         document = signed_document(agreement=agreement, invitation=invitation)
         data = seal_pdf(document, request_id=41, signer_name="Carl Commerce")
         assert verify_pdf(data).ok
