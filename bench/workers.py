@@ -98,20 +98,13 @@ def timed():
 
 
 def a_worker():
-    from django.tasks.base import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
-
     from portal.worker.workers import SweepingWorker
 
     return SweepingWorker(
         sweep=lambda: None,
         sweep_every=timedelta(days=1),
-        queue_names=[DEFAULT_TASK_QUEUE_NAME],
-        excluded_queue_names=[],
         interval=0,
         batch=True,
-        backend_name=DEFAULT_TASK_BACKEND_ALIAS,
-        startup_delay=False,
-        max_tasks=None,
         worker_id="bench:0:claims",
     )
 

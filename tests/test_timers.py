@@ -9,7 +9,6 @@ from types import SimpleNamespace
 import pytest
 from django.apps import apps
 from django.db import connection, transaction
-from django.tasks.base import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
@@ -140,13 +139,8 @@ def a_worker() -> SweepingWorker:
     return SweepingWorker(
         sweep=lambda: None,
         sweep_every=timedelta(minutes=1),
-        queue_names=[DEFAULT_TASK_QUEUE_NAME],
-        excluded_queue_names=[],
         interval=0,
         batch=True,
-        backend_name=DEFAULT_TASK_BACKEND_ALIAS,
-        startup_delay=False,
-        max_tasks=None,
         worker_id="test:1:claims",
     )
 

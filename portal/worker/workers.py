@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.db import close_old_connections
 from django.db.utils import OperationalError
 from django.utils import timezone
+from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
@@ -71,8 +72,27 @@ class SweepingWorker(Worker):
     Signals keep the backend's meaning: SIGTERM finishes the job in hand.
     """
 
-    def __init__(self, *, sweep: Callable[[], None], sweep_every: timedelta, **options) -> None:
-        super().__init__(**options)
+    def __init__(
+        self,
+        *,
+        sweep: Callable[[], None],
+        sweep_every: timedelta,
+        worker_id: str,
+        interval: float = 1.0,
+        batch: bool = False,
+        startup_delay: bool = False,
+    ) -> None:
+        """A worker of the portal's one queue on the default backend; `batch` runs what is due, then returns."""
+        super().__init__(
+            queue_names=[DEFAULT_TASK_QUEUE_NAME],
+            excluded_queue_names=[],
+            interval=interval,
+            batch=batch,
+            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+            startup_delay=startup_delay,
+            max_tasks=None,
+            worker_id=worker_id,
+        )
         self.sweep = sweep
         self.sweep_every = sweep_every.total_seconds()
         self.swept_at: float | None = None

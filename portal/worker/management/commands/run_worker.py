@@ -2,7 +2,7 @@ import logging
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django_tasks_db.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, TASKS_LOGGER
+from django_tasks_db.compat import TASKS_LOGGER
 
 from portal.notifications.services import outbox_recover
 from portal.worker.workers import SweepingWorker, tasks_recover_orphans, worker_id_new
@@ -30,13 +30,9 @@ class Command(BaseCommand):
         worker = SweepingWorker(
             sweep=lambda: self.sweep(verbosity),
             sweep_every=settings.WORKER_SWEEP_EVERY,
-            queue_names=[DEFAULT_TASK_QUEUE_NAME],
-            excluded_queue_names=[],
             interval=interval,
             batch=once,
-            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
             startup_delay=not once,
-            max_tasks=None,
             worker_id=worker_id or worker_id_new(),
         )
         worker.configure_signals()
