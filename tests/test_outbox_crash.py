@@ -204,13 +204,12 @@ class KillingInbox(Inbox):
     "kill": SIGKILL in the middle of the SMTP transaction (the message is not accepted).
     "accept-then-kill": SIGSTOP the worker, accept the message (250), then SIGKILL it: accepted
     by the server, never recorded in the database.
-    A kill waits until another worker is sending too, so that one always survives.
+    A kill waits until another worker is running, so that one always survives.
     """
 
     server_port: int = 0
     worker_pids: Callable[[], list[int]] = list
     plan: list[tuple[int, str]] = field(default_factory=list)
-    senders: set[int] = field(default_factory=set)
     doomed: set[int] = field(default_factory=set)
     killed_mid_send: list[str] = field(default_factory=list)
     accepted_then_killed: list[str] = field(default_factory=list)
@@ -219,9 +218,7 @@ class KillingInbox(Inbox):
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         live = self.worker_pids()
         pid = pid_of_peer(session.peer[1], self.server_port, live)
-        if pid is not None:
-            self.senders.add(pid)
-        survivors = (self.senders & set(live)) - self.doomed - {pid}
+        survivors = set(live) - self.doomed - {pid}
         with self.lock:
             due = bool(self.plan) and len(self.messages) >= self.plan[0][0]
         if not due or pid is None or not survivors:
