@@ -164,7 +164,7 @@ def document_figures() -> dict:
     """Typesetting, sealing and verifying the agreement in this process, beside the bare signature."""
     from django.conf import settings
 
-    from portal.agreements.documents import agreement_render, signed_document
+    from portal.agreements.documents import agreement_render, signed_document_update
     from portal.agreements.seal import seal_pdf, verify_pdf
 
     settings.SEAL_ALLOW_DEV_CERT = True
@@ -175,7 +175,9 @@ def document_figures() -> dict:
     agreement, invitation = _signed(request, rendered.pdf)
     seal, sealed = _timed(
         lambda: seal_pdf(
-            signed_document(agreement=agreement, invitation=invitation), request_id=1, signer_name="Carl Commerce"
+            signed_document_update(agreement=agreement, invitation=invitation),
+            request_id=1,
+            signer_name="Carl Commerce",
         )
     )
     verify, verdict = _timed(lambda: verify_pdf(sealed))

@@ -7,6 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 
 import pytest
+from asn1crypto import cms
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko.pdf_utils import incremental_writer
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pypdf import PdfReader
 
 from portal.agreements import seal
@@ -129,3 +136,67 @@ def test_signers_sealing_at_once_each_get_a_good_seal_from_one_key_load(settings
     assert all(ok for _, ok in outcomes)
     assert len({signer for signer, _ in outcomes}) == 4
     assert seal.key_loads == loads + 1
+
+
+def _rsa_seal(path, passphrase: bytes) -> None:
+    """A seal certificate with an RSA key: its signatures are deterministic, so two seals can be compared."""
+    seal._make_dev_seal(path, passphrase)
+    _, certificate, _ = pkcs12.load_key_and_certificates(path.read_bytes(), passphrase)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    builder = x509_builder_from(certificate).public_key(key.public_key())
+    data = pkcs12.serialize_key_and_certificates(
+        b"seal", key, builder.sign(key, hashes.SHA256()), None, serialization.BestAvailableEncryption(passphrase)
+    )
+    path.write_bytes(data)
+
+
+def x509_builder_from(certificate: x509.Certificate) -> x509.CertificateBuilder:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(certificate.subject)
+        .issuer_name(certificate.issuer)
+        .serial_number(certificate.serial_number)
+        .not_valid_before(certificate.not_valid_before_utc)
+        .not_valid_after(certificate.not_valid_after_utc)
+    )
+    for extension in certificate.extensions:
+        builder = builder.add_extension(extension.value, critical=extension.critical)
+    return builder
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["rsa", "ec"])
+def test_the_seal_container_is_the_one_pyhanko_packages(key, settings, tmp_path, time_machine, monkeypatch):
+    """The seal's CMS container is assembled from DER encoded once per thread: pyHanko's own packaging of the same
+    seal gives the same bytes (RSA signatures are deterministic; ECDSA ones differ in the signature value only)."""
+    time_machine.move_to("2026-03-03 10:00:00+01:00", tick=False)
+    path = tmp_path / "seal.p12"
+    (_rsa_seal if key == "rsa" else seal._make_dev_seal)(path, b"seal-passphrase")
+    settings.SEAL_PKCS12_PASSWORD = "seal-passphrase"
+    settings.SEAL_PKCS12_PATH = str(path)
+    request = unsaved_request()
+    agreement, invitation = unsaved_signature(
+        request, agreement_render(request=request, version="2026-01").pdf, "Carl Commerce"
+    )
+    document = signed_document(agreement=agreement, invitation=invitation)
+    monkeypatch.setattr(incremental_writer.os, "urandom", lambda size: bytes(size))  # the revision's file id
+
+    packed, by_pyhanko = (
+        seal.seal_pdf(document, request_id=41, signer_name="Carl Commerce", packed=choice) for choice in (True, False)
+    )
+
+    assert seal.verify_pdf(packed).ok and seal.verify_pdf(by_pyhanko).ok
+
+    def container(pdf: bytes) -> cms.ContentInfo:
+        return PdfFileReader(BytesIO(pdf)).embedded_signatures[0].signed_data
+
+    ours, theirs = (container(pdf) for pdf in (packed, by_pyhanko))
+    ours_info, theirs_info = ours["signer_infos"][0], theirs["signer_infos"][0]
+    assert ours_info["signed_attrs"].dump() == theirs_info["signed_attrs"].dump()
+    for name in ("version", "sid", "digest_algorithm", "signature_algorithm"):
+        assert ours_info[name].dump() == theirs_info[name].dump()
+    for name in ("version", "digest_algorithms", "encap_content_info", "certificates"):
+        assert ours[name].dump() == theirs[name].dump()
+    if key == "rsa":
+        assert ours_info["signature"].native == theirs_info["signature"].native
+        assert packed == by_pyhanko

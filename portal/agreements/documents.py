@@ -176,6 +176,13 @@ def signed_document(*, agreement: Agreement, invitation: SigningInvitation) -> b
 
     The sent PDF's bytes stay the file's first revision, so its SHA-256 on the evidence page can be checked.
     """
+    output = BytesIO()
+    signed_document_update(agreement=agreement, invitation=invitation).write(output)
+    return output.getvalue()
+
+
+def signed_document_update(*, agreement: Agreement, invitation: SigningInvitation) -> IncrementalPdfFileWriter:
+    """The same, not yet written: the seal goes into the same update, which spares writing and reading it again."""
     writer = IncrementalPdfFileWriter(BytesIO(bytes(agreement.pdf)))
     evidence = PdfFileReader(BytesIO(evidence_pdf(agreement=agreement, invitation=invitation)))
     for index in range(int(evidence.root["/Pages"]["/Count"])):
@@ -198,6 +205,4 @@ def signed_document(*, agreement: Agreement, invitation: SigningInvitation) -> b
                 }
             )
         )
-    output = BytesIO()
-    writer.write(output)
-    return output.getvalue()
+    return writer

@@ -160,20 +160,141 @@ class _CertificateReference(CMSAttributeProvider):
 
     def __init__(self, certificate: asn1_x509.Certificate):
         attribute = simple_cms_attribute(self.attribute_type, as_signing_certificate_v2(certificate))
-        self._attribute = cms.CMSAttribute.load(attribute.dump())
+        self.attribute = cms.CMSAttribute.load(attribute.dump())
 
     async def get_attribute(self, dry_run=False) -> cms.CMSAttribute:
-        return self._attribute
+        return self.attribute
 
 
 class _PadesAttributes(SignedAttributeProviderSpec):
     """A PAdES seal's signed attributes (pyHanko adds the content type and the message digest)."""
 
     def __init__(self, certificate: asn1_x509.Certificate):
-        self._certificate = _CertificateReference(certificate)
+        self.certificate = _CertificateReference(certificate)
 
     def signed_attr_providers(self, data_digest: bytes, digest_algorithm: str) -> Iterator[CMSAttributeProvider]:
-        yield self._certificate
+        yield self.certificate
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    """One DER element: its tag, its definite length, its content."""
+    size = len(content)
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + content
+
+
+_SET, _SEQUENCE, _OCTET_STRING, _CONTEXT_0 = 0x31, 0x30, 0x04, 0xA0
+
+
+@dataclass(frozen=True)
+class _Container:
+    """The DER of a seal's CMS container that is the same for every seal, taken from one pyHanko packaged."""
+
+    content_type: bytes  # signedData
+    signed_data_head: bytes  # version, digest algorithms, encapsulated content info, certificates
+    signer_info_head: bytes  # version, signer identifier, digest algorithm
+    signature_algorithm: bytes
+
+    @classmethod
+    def of(cls, packaged: cms.ContentInfo) -> "_Container":
+        signed_data = packaged["content"]
+        signer_info = signed_data["signer_infos"][0]
+        return cls(
+            content_type=packaged["content_type"].dump(),
+            signed_data_head=b"".join(
+                signed_data[name].dump()
+                for name in ("version", "digest_algorithms", "encap_content_info", "certificates")
+            ),
+            signer_info_head=b"".join(signer_info[name].dump() for name in ("version", "sid", "digest_algorithm")),
+            signature_algorithm=signer_info["signature_algorithm"].dump(),
+        )
+
+    def with_signature(self, signed_attributes: bytes, signature: bytes) -> bytes:
+        """The container around these signed attributes (a DER SET) and their signature value."""
+        signer_info = _der(
+            _SEQUENCE,
+            self.signer_info_head
+            + bytes((_CONTEXT_0,))
+            + signed_attributes[1:]  # the SET, tagged [0] IMPLICIT in the SignerInfo: same length, other tag
+            + self.signature_algorithm
+            + _der(_OCTET_STRING, signature),
+        )
+        signed_data = _der(_SEQUENCE, self.signed_data_head + _der(_SET, signer_info))
+        return _der(_SEQUENCE, self.content_type + _der(_CONTEXT_0, signed_data))
+
+
+class _Sealer(signers.SimpleSigner):
+    """pyHanko's signer, with the CMS container assembled from DER encoded once per thread.
+
+    A seal's container differs from the last one in two values only: the message digest and the signature.
+    Built afresh, asn1crypto re-encodes the certificates and names on every seal, which was most of the
+    seal's time. The same bytes come out (a test compares them with pyHanko's own packaging). A seal with a
+    time-stamp, which adds an unsigned attribute, is packaged by pyHanko as usual.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        assert self.signing_cert is not None
+        self.signed_attr_prov_spec = _PadesAttributes(self.signing_cert)
+        self._content_type = simple_cms_attribute("content_type", "data").dump()
+        self._certificate_reference = self.signed_attr_prov_spec.certificate.attribute.dump()
+        self._containers: dict[tuple[str, str], _Container] = {}
+
+    async def signed_attrs(
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        attr_settings=None,
+        content_type="data",
+        use_pades=False,
+        timestamper=None,
+        dry_run=False,
+        is_pdf_sig=True,
+    ) -> cms.CMSAttributes:
+        """Content type, message digest and signing certificate, in the order pyHanko gives them."""
+        if content_type != "data" or not is_pdf_sig:
+            return await super().signed_attrs(
+                data_digest, digest_algorithm, attr_settings, content_type, use_pades, timestamper, dry_run, is_pdf_sig
+            )
+        digest = simple_cms_attribute("message_digest", data_digest).dump()
+        return cms.CMSAttributes.load(_der(_SET, self._content_type + digest + self._certificate_reference))
+
+    def _container(self, digest_algorithm: str, cms_version: str) -> _Container:
+        key = (digest_algorithm, cms_version)
+        if key not in self._containers:
+            example = cms.CMSAttributes([simple_cms_attribute("content_type", "data")])
+            packaged = self._package_signature(
+                digest_algorithm=digest_algorithm,
+                cms_version=cms_version,
+                signed_attrs=example,
+                signature=b"",
+                unsigned_attrs=None,
+                encap_content_info=None,
+            )
+            self._containers[key] = _Container.of(cms.ContentInfo.load(packaged.dump()))
+        return self._containers[key]
+
+    async def async_sign_prescribed_attributes(
+        self,
+        digest_algorithm: str,
+        signed_attrs: cms.CMSAttributes,
+        cms_version="v1",
+        dry_run=False,
+        timestamper=None,
+        encap_content_info=None,
+    ) -> cms.ContentInfo:
+        if dry_run or timestamper is not None or encap_content_info is not None or self.unsigned_attr_prov_spec:
+            return await super().async_sign_prescribed_attributes(
+                digest_algorithm, signed_attrs, cms_version, dry_run, timestamper, encap_content_info
+            )
+        digest_algorithm = digest_algorithm.lower()
+        self._check_digest_algorithm(digest_algorithm)
+        attributes = signed_attrs.dump()
+        signature = await self.async_sign_raw(attributes, digest_algorithm, dry_run)
+        container = self._container(digest_algorithm, cms_version)
+        return cms.ContentInfo.load(container.with_signature(attributes, signature))
 
 
 @dataclass(frozen=True)
@@ -185,9 +306,9 @@ class _SealKey:
     key: bytes
     other_certificates: tuple[bytes, ...]
 
-    def signer(self) -> signers.SimpleSigner:
+    def signer(self, kind: type[signers.SimpleSigner] = signers.SimpleSigner) -> signers.SimpleSigner:
         """A signer of this thread's own: asn1crypto objects fill caches as they are read, so threads share none."""
-        return signers.SimpleSigner(
+        return kind(
             signing_cert=asn1_x509.Certificate.load(self.certificate),
             signing_key=asn1_keys.PrivateKeyInfo.load(self.key),
             cert_registry=SimpleCertificateStore.from_certs(
@@ -208,9 +329,7 @@ class _ThreadSigners:
 
     @classmethod
     def of(cls, key: _SealKey) -> "_ThreadSigners":
-        sealer = key.signer()
-        sealer.signed_attr_prov_spec = _PadesAttributes(sealer.signing_cert)
-        return cls(key, key.signer(), sealer)
+        return cls(key, key.signer(), key.signer(_Sealer))
 
 
 _key: _SealKey | None = None
@@ -255,8 +374,11 @@ def portal_signer() -> signers.SimpleSigner:
     return _signers().plain
 
 
-def seal_pdf(pdf: bytes, *, request_id: int, signer_name: str) -> bytes:
-    """Certify the PDF with the portal's seal (PAdES B-B, or B-T with a time-stamp server): one signature."""
+def seal_pdf(pdf: bytes | IncrementalPdfFileWriter, *, request_id: int, signer_name: str, packed: bool = True) -> bytes:
+    """Certify the PDF, or the update being written to one, with the portal's seal (PAdES B-B, or B-T with a
+    time-stamp server): one signature.
+
+    `packed=False` has pyHanko package the signature container itself, the slow way: the same bytes."""
     metadata = signers.PdfSignatureMetadata(
         field_name=SEAL_FIELD,
         subfilter=fields.SigSeedSubFilter.PADES,
@@ -268,10 +390,13 @@ def seal_pdf(pdf: bytes, *, request_id: int, signer_name: str) -> bytes:
     )
     timestamper = timestamps.HTTPTimeStamper(settings.SEAL_TSA_URL) if settings.SEAL_TSA_URL else None
     seal = _signers()
-    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    writer = pdf if isinstance(pdf, IncrementalPdfFileWriter) else IncrementalPdfFileWriter(BytesIO(pdf))
     reserved = seal.key.bytes_reserved(timestamped=timestamper is not None)
+    signer = seal.sealer if packed else seal.key.signer()
+    if not packed:
+        signer.signed_attr_prov_spec = _PadesAttributes(signer.signing_cert)
     return signers.sign_pdf(
-        writer, metadata, signer=seal.sealer, timestamper=timestamper, bytes_reserved=reserved
+        writer, metadata, signer=signer, timestamper=timestamper, bytes_reserved=reserved
     ).getvalue()
 
 

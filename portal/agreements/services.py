@@ -13,12 +13,13 @@ from django.utils.formats import date_format
 
 from portal.accounts.models import User
 from portal.agreements import tasks
-from portal.agreements.documents import agreement_render, sha256, signed_document
+from portal.agreements.documents import agreement_render, sha256, signed_document_update
 from portal.agreements.models import Agreement, SigningInvitation
 from portal.agreements.seal import seal_pdf
-from portal.core.links import link_issue, link_open, link_revoke
+from portal.core.links import LinkUnknown, link_issue, link_open, link_revoke
 from portal.core.text import CONTROL_REFUSED, control_characters_in, text_checked
 from portal.core.timers import timer_set
+from portal.core.tokens import token_hash
 from portal.notifications.services import absolute_url, email_queue, staff_addresses
 from portal.onboarding import pipeline
 from portal.onboarding.emails import email_context
@@ -214,12 +215,32 @@ def agreement_withdraw(*, request_id: int, by: User, reason: str) -> TenantReque
 # --- the signer ----------------------------------------------------------------------------------
 
 
+# The agreement's files are read when they are needed, not with every opening of the link.
+_FILES = ("agreement__pdf", "agreement__signed_pdf")
+
+
 def invitation_find(raw: str, *, lock: bool = False, used_ok: bool = False) -> SigningInvitation:
     """LinkUnknown for an unknown token; LinkDead, saying why, for a used, expired, declined or withdrawn one."""
     invitations = SigningInvitation.objects.select_related(
         "agreement__request__company", "agreement__request__commercial_contact", "agreement__request__technical_contact"
-    )
+    ).defer(*_FILES)
     return link_open(invitations, raw, lock=lock, used_ok=used_ok, reason=dead_reason)
+
+
+def _signing_locked(raw: str) -> tuple[TenantRequest, SigningInvitation]:
+    """The request row-locked first, as expiry locks it (one of the two wins), then its live invitation."""
+    request_id = (
+        SigningInvitation.objects.filter(token_hash=token_hash(raw or ""))
+        .values_list("agreement__request_id", flat=True)
+        .first()
+    )
+    if request_id is None:
+        raise LinkUnknown()
+    request = pipeline.request_locked(request_id)
+    invitations = SigningInvitation.objects.select_related("agreement").defer(*_FILES)
+    invitation = link_open(invitations, raw, lock=True, reason=dead_reason)
+    invitation.agreement.request = request
+    return request, invitation
 
 
 def signing_open(*, raw: str) -> SigningInvitation:
@@ -311,9 +332,7 @@ def agreement_sign(*, raw: str, signature: Signature) -> Agreement:
     _check_signature_fields(signature)
     refusal = None
     with transaction.atomic():
-        probe = invitation_find(raw)
-        request = pipeline.request_locked(probe.agreement.request_id)  # the same lock as expiry: one of the two wins
-        invitation = invitation_find(raw, lock=True)
+        request, invitation = _signing_locked(raw)
         now = timezone.now()
         refusal = _code_problem(invitation, signature.code, now)
         if refusal is None:
@@ -325,33 +344,36 @@ def agreement_sign(*, raw: str, signature: Signature) -> Agreement:
 
 def _sign(request: TenantRequest, invitation: SigningInvitation, signature: Signature, now) -> Agreement:
     agreement = invitation.agreement
-    agreement.request = request
     invitation.code_verified_at = now
     invitation.used_at = now
     invitation.code_hash = ""
     invitation.save(update_fields=["code_verified_at", "used_at", "code_hash"])
-    agreement.status = Agreement.Status.SIGNED
-    agreement.signed_at = now
-    agreement.signer_name = signature.full_name.strip()
-    agreement.signer_title = signature.job_title.strip()
-    agreement.signer_email = invitation.signer_email
-    agreement.signer_ip = signature.ip
-    agreement.signer_user_agent = signature.user_agent[:500]
-    agreement.consent_version = settings.SIGNING_CONSENT_VERSION
-    agreement.consent_text = CONSENT_TEXT.format(
-        brand=settings.PORTAL_BRAND,
-        version=agreement.version,
-        company=request.applicant.legal_name,
-        email=invitation.signer_email,
-    )
-    document = signed_document(agreement=agreement, invitation=invitation)
+    signed = {
+        "status": Agreement.Status.SIGNED,
+        "signed_at": now,
+        "signer_name": signature.full_name.strip(),
+        "signer_title": signature.job_title.strip(),
+        "signer_email": invitation.signer_email,
+        "signer_ip": signature.ip,
+        "signer_user_agent": signature.user_agent[:500],
+        "consent_version": settings.SIGNING_CONSENT_VERSION,
+        "consent_text": CONSENT_TEXT.format(
+            brand=settings.PORTAL_BRAND,
+            version=agreement.version,
+            company=request.applicant.legal_name,
+            email=invitation.signer_email,
+        ),
+    }
+    for field, value in signed.items():
+        setattr(agreement, field, value)
+    document = signed_document_update(agreement=agreement, invitation=invitation)
     try:
         agreement.signed_pdf = seal_pdf(document, request_id=request.pk, signer_name=agreement.signer_name)
     except Exception as error:  # the seal's certificate or time-stamp server: nothing is kept, the signer may retry
         logger.exception("Sealing the agreement of request %s failed", request.pk)
         raise SealUnavailable() from error
     agreement.signed_sha256 = sha256(agreement.signed_pdf)
-    agreement.save()
+    agreement.save(update_fields=[*signed, "signed_pdf", "signed_sha256"])
     pipeline.move(
         request,
         to=Stage.PROVISIONING,
@@ -386,9 +408,7 @@ def agreement_decline(*, raw: str, reason: str, ip: str | None = None) -> Tenant
     if control_characters_in(reason, multiline=True):
         raise SigningRefused("reason", CONTROL_REFUSED)
     with transaction.atomic():
-        probe = invitation_find(raw)
-        request = pipeline.request_locked(probe.agreement.request_id)
-        invitation = invitation_find(raw, lock=True)
+        request, invitation = _signing_locked(raw)
         link_revoke(invitation, revoked_reason="declined")
         Agreement.objects.filter(pk=invitation.agreement_id).update(status=Agreement.Status.DECLINED)
         pipeline.move(

@@ -62,10 +62,13 @@ def _page(
     )
 
 
-@_signing_link(lambda request, token: signing_open(raw=token) if request.method == "GET" else invitation_find(token))
-def sign(request: HttpRequest, invitation: SigningInvitation, token: str) -> HttpResponse:
-    """The signing page from the contract e-mail: read, confirm authority, prove the mailbox, sign."""
-    if request.method != "POST":
+@_signing_link(lambda request, token: None if request.method == "POST" else signing_open(raw=token))
+def sign(request: HttpRequest, invitation: SigningInvitation | None, token: str) -> HttpResponse:
+    """The signing page from the contract e-mail: read, confirm authority, prove the mailbox, sign.
+
+    A signature opens its link once, in the service, under the request's lock; a refusal opens it again for the page.
+    """
+    if invitation is not None:
         return _page(request, invitation, token)
     signature = Signature(
         full_name=request.POST.get("full_name", ""),
@@ -78,13 +81,11 @@ def sign(request: HttpRequest, invitation: SigningInvitation, token: str) -> Htt
     try:
         agreement_sign(raw=token, signature=signature)
     except IllegalMove:
-        raise _ended(invitation) from None
+        raise _ended(invitation_find(token)) from None
     except SealUnavailable as error:
-        invitation.refresh_from_db()
-        return _page(request, invitation, token, errors={"code": str(error)}, status=503)
+        return _page(request, invitation_find(token), token, errors={"code": str(error)}, status=503)
     except SigningRefused as refusal:
-        invitation.refresh_from_db()
-        return _page(request, invitation, token, errors={refusal.field: str(refusal)}, status=400)
+        return _page(request, invitation_find(token), token, errors={refusal.field: str(refusal)}, status=400)
     return redirect("agreements:signed", token=token)
 
 

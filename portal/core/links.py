@@ -92,7 +92,7 @@ def link_revoke(links: OneTimeLink | QuerySet, **why: Any) -> None:
     links.save(update_fields=["revoked_at", *why])
 
 
-Opener = type[OneTimeLink] | QuerySet | Callable[[HttpRequest, str], OneTimeLink]
+Opener = type[OneTimeLink] | QuerySet | Callable[[HttpRequest, str], OneTimeLink | None]
 View = Callable[..., HttpResponse]
 
 
@@ -104,10 +104,10 @@ def link_view(
     unknown_template: str = UNKNOWN_TEMPLATE,
 ) -> Callable[[View], View]:
     """A page reached by an e-mailed link, called as `view(request, link, token)`. `opener` is a model or queryset,
-    or a function of the request and the token. An unknown token renders `unknown_template` with 404; a dead link,
+    or a function of the request and the token (None: the view opens the link itself, through a service). An unknown token renders `unknown_template` with 404; a dead link,
     found on opening or by a service the view calls, `dead_template` with 410, `reason`, `link` and `dead_context`."""
 
-    def open_link(request: HttpRequest, token: str) -> OneTimeLink:
+    def open_link(request: HttpRequest, token: str) -> OneTimeLink | None:
         if isinstance(opener, QuerySet | type):
             return link_open(opener, token)
         return opener(request, token)
