@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from portal.agreements.models import Agreement, SigningInvitation
 from portal.agreements.seal import verify_pdf
-from portal.agreements.services import signature_expire
+from portal.agreements.services import signature_expire, signature_follow_up
 from portal.core.tokens import token_hash
 from portal.notifications.models import OutboundEmail
 from portal.onboarding.models import TimelineEntry
@@ -96,6 +96,17 @@ def test_signing_through_the_api_ends_at_provisioning_with_the_sealed_pdf_emaile
     assert any(str(m["Subject"]).startswith("Agreement signed: we are creating") for m in smtp_server.to(TESS))
     assert client.get(f"/api/v1/signing/{token}").status_code == 410
     assert client.post(f"/api/v1/signing/{token}", body, content_type="application/json").status_code == 410
+
+
+def test_the_e_mails_after_a_signature_are_queued_once_when_their_job_runs_again(signed, smtp_server, worker):
+    """The signature's follow-up job queues the signer's sealed copy and Tess's notice; run again, it queues nothing."""
+    agreement = Agreement.objects.get(request=signed, status="signed")
+    worker()
+    assert signature_follow_up(agreement_id=agreement.pk) == "already followed up"
+    worker()
+    templates = list(OutboundEmail.objects.filter(request=signed).values_list("template", flat=True))
+    assert templates.count("agreement-signed") == 1 and templates.count("provisioning-started") == 1
+    assert len([m for m in smtp_server.to(CARL) if str(m["Subject"]).startswith("Signed:")]) == 1
 
 
 def test_refusals_beside_the_field(client, awaiting, smtp_server):

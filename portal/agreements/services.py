@@ -237,7 +237,7 @@ def _signing_locked(raw: str) -> tuple[TenantRequest, SigningInvitation]:
     if request_id is None:
         raise LinkUnknown()
     request = pipeline.request_locked(request_id)
-    invitations = SigningInvitation.objects.select_related("agreement").defer(*_FILES)
+    invitations = SigningInvitation.objects.select_related("agreement").defer("agreement__signed_pdf")
     invitation = link_open(invitations, raw, lock=True, reason=dead_reason)
     invitation.agreement.request = request
     return request, invitation
@@ -382,22 +382,37 @@ def _sign(request: TenantRequest, invitation: SigningInvitation, signature: Sign
         why=f"Service agreement signed by {agreement.signer_name}, {agreement.signer_title}; tenant provisioning begins.",
         data={"agreement": agreement.pk, "signed_sha256": agreement.signed_sha256, "ip": signature.ip},
     )
+    tasks.follow_up_signature.enqueue(agreement_id=agreement.pk)
     provisioning_start(request=request)
-    email_queue(
-        template="agreement-signed",
-        to=[invitation.signer_email],
-        request=request,
-        from_email=settings.CONTRACTS_FROM_EMAIL,
-        attachments=[(agreement.signed_filename, bytes(agreement.signed_pdf), "application/pdf")],
-        context=email_context(request, agreement=agreement),
-    )
-    email_queue(
-        template="provisioning-started",
-        to=[request.technical_contact.email],
-        request=request,
-        context=email_context(request, recipient=request.technical_contact, agreement=agreement),
-    )
     return agreement
+
+
+def signature_follow_up(*, agreement_id: int) -> str:
+    """After a signature: the signer gets the sealed agreement, the technical contact word that provisioning began.
+
+    Queued in the signature's transaction; runs once per agreement (a job run again finds its e-mails queued).
+    """
+    with transaction.atomic():
+        request = pipeline.request_locked(Agreement.objects.values_list("request_id", flat=True).get(pk=agreement_id))
+        if request.emails.filter(template="agreement-signed").exists():
+            return "already followed up"
+        agreement = Agreement.objects.get(pk=agreement_id)
+        agreement.request = request
+        email_queue(
+            template="agreement-signed",
+            to=[agreement.signer_email],
+            request=request,
+            from_email=settings.CONTRACTS_FROM_EMAIL,
+            attachments=[(agreement.signed_filename, bytes(agreement.signed_pdf), "application/pdf")],
+            context=email_context(request, agreement=agreement),
+        )
+        email_queue(
+            template="provisioning-started",
+            to=[request.technical_contact.email],
+            request=request,
+            context=email_context(request, recipient=request.technical_contact, agreement=agreement),
+        )
+    return "followed up"
 
 
 def agreement_decline(*, raw: str, reason: str, ip: str | None = None) -> TenantRequest:

@@ -1,4 +1,4 @@
-"""The agreement's timers: each task is the public name, and imports its service when it runs."""
+"""The agreement's jobs and timers: each task is the public name, and imports its service when it runs."""
 
 from django.tasks import task
 
@@ -15,3 +15,10 @@ def signature_expire(*, invitation_id: int) -> str:
     from portal.agreements.services import signature_expire
 
     return signature_expire(invitation_id=invitation_id)
+
+
+@task()
+def follow_up_signature(*, agreement_id: int) -> str:
+    from portal.agreements.services import signature_follow_up
+
+    return signature_follow_up(agreement_id=agreement_id)

@@ -12,6 +12,7 @@ from itertools import groupby
 from operator import attrgetter
 
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from portal.accounts.models import User
@@ -44,10 +45,7 @@ def timeline_append(
     `first`: the caller created the request in this transaction, so it has neither entries nor head to read.
     """
     assert transaction.get_connection().in_atomic_block, "timeline_append needs the request's row lock"
-    head = None if first else TimelineHead.objects.filter(request=request).first()
-    last = (
-        None if first else TimelineEntry.objects.filter(request=request).order_by("-seq").values("seq", "hash").first()
-    )
+    head, last = (None, None) if first else _head_and_last(request)
     if head is not None and head.is_authentic() and (last is None or head.seq >= last["seq"]):
         # The chain continues from the head, not from what is left: entries removed from the end stay missing.
         seq, prev_hash, rebuilt_at = head.seq + 1, head.hash, head.rebuilt_at
@@ -76,6 +74,22 @@ def timeline_append(
     entry.save()
     _head_move(head, request=request, entry=entry, rebuilt_at=rebuilt_at)
     return entry
+
+
+def _head_and_last(request: TenantRequest) -> tuple[TimelineHead | None, dict | None]:
+    """The request's head and its last entry's number and hash, in one statement while the head exists."""
+    entries = TimelineEntry.objects.filter(request=request).order_by("-seq")
+    newest = TimelineEntry.objects.filter(request=OuterRef("request")).order_by("-seq")
+    head = (
+        TimelineHead.objects.filter(request=request)
+        .annotate(last_seq=Subquery(newest.values("seq")[:1]), last_hash=Subquery(newest.values("hash")[:1]))
+        .first()
+    )
+    if head is None:
+        last = entries.values("seq", "hash").first()
+        return None, None if last is None else {"seq": last["seq"], "hash": last["hash"]}
+    last_seq, last_hash = getattr(head, "last_seq"), getattr(head, "last_hash")  # noqa: B009  (annotations)
+    return head, None if last_seq is None else {"seq": last_seq, "hash": last_hash}
 
 
 def _head_move(
