@@ -398,6 +398,7 @@ def signature_follow_up(*, agreement_id: int) -> str:
             return "already followed up"
         agreement = Agreement.objects.get(pk=agreement_id)
         agreement.request = request
+        assert agreement.signed_pdf is not None  # sealed in the signature's transaction
         email_queue(
             template="agreement-signed",
             to=[agreement.signer_email],
