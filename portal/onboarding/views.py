@@ -18,6 +18,7 @@ from portal.onboarding.services import (
     request_submit,
     user_company,
 )
+from portal.onboarding.stages import Stage
 
 THANKS_SALT = "onboarding.submitted"
 THANKS_MAX_AGE = 24 * 3600
@@ -103,8 +104,20 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _request_page(request, tenant_request, full=True)
 
 
+# What the customer's request page says above the progress, by stage (none for the others).
+CALLOUTS = {
+    Stage.REJECTED: "onboarding/callouts/rejected.html",
+    Stage.CHANGES_REQUESTED: "onboarding/callouts/changes_requested.html",
+    Stage.PROVISIONING: "onboarding/callouts/provisioning.html",
+    Stage.PROVISIONING_FAILED: "onboarding/callouts/provisioning.html",
+    Stage.COMPLETED: "onboarding/callouts/completed.html",
+}
+
+
 def _request_page(request: HttpRequest, tenant_request: TenantRequest, *, full: bool) -> HttpResponse:
     entries = list(tenant_request.timeline.select_related("actor").order_by("seq"))
+    stage = Stage(tenant_request.stage)
+    tenant = getattr(tenant_request, "tenant", None) if stage == Stage.COMPLETED else None
     return render(
         request,
         "onboarding/request_detail.html",
@@ -115,7 +128,8 @@ def _request_page(request: HttpRequest, tenant_request: TenantRequest, *, full: 
             if full
             else [e for e in timeline_for_customer(entries) if e.kind == "stage"],
             "full": full,
-            "tenant": getattr(tenant_request, "tenant", None) if tenant_request.stage == "completed" else None,
+            "tenant": tenant,
+            "callout": CALLOUTS.get(stage) if stage != Stage.COMPLETED or tenant else None,
         },
     )
 
