@@ -1,19 +1,24 @@
 """The agreement typeset from its template: names print as written, the page and the PDF say the same, one seal key."""
 
+import datetime
 import html
+import http.server
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 
 import pytest
-from asn1crypto import cms
+from asn1crypto import cms, tsp
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.pdf_utils import incremental_writer
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pypdf import PdfReader
 
 from portal.agreements import seal
@@ -200,3 +205,70 @@ def test_the_seal_container_is_the_one_pyhanko_packages(key, settings, tmp_path,
     if key == "rsa":
         assert ours_info["signature"].native == theirs_info["signature"].native
         assert packed == by_pyhanko
+
+
+class _TimeStampServer(http.server.BaseHTTPRequestHandler):
+    """An RFC 3161 time-stamp server on 127.0.0.1, answering with pyHanko's own TSA."""
+
+    tsa: DummyTimeStamper
+
+    def do_POST(self) -> None:
+        request = tsp.TimeStampReq.load(self.rfile.read(int(self.headers["Content-Length"])))
+        answer = self.tsa.request_tsa_response(request).dump()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/timestamp-reply")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format, *args) -> None:  # noqa: A002  (the base class's name)
+        pass
+
+
+def _time_stamping_authority() -> DummyTimeStamper:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # pyHanko's test TSA signs with RSA
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Test time-stamping authority")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return DummyTimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER)),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(
+            key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        ),
+    )
+
+
+@pytest.mark.django_db
+def test_a_seal_with_a_time_stamp_carries_the_token_and_verifies(settings, monkeypatch):
+    """With a time-stamp server (PAdES B-T) pyHanko packages the container around the token: the seal verifies."""
+    _TimeStampServer.tsa = _time_stamping_authority()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TimeStampServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    settings.SEAL_TSA_URL = f"http://127.0.0.1:{server.server_address[1]}/"
+    request = unsaved_request()
+    agreement, invitation = unsaved_signature(
+        request, agreement_render(request=request, version="2026-01").pdf, "Carl Commerce"
+    )
+    try:
+        sealed = seal.seal_pdf(
+            signed_document(agreement=agreement, invitation=invitation), request_id=41, signer_name="Carl"
+        )
+    finally:
+        server.shutdown()
+
+    assert seal.verify_pdf(sealed).ok
+    signer_info = PdfFileReader(BytesIO(sealed)).embedded_signatures[0].signed_data["signer_infos"][0]
+    assert [attribute["type"].native for attribute in signer_info["unsigned_attrs"]] == ["signature_time_stamp_token"]
