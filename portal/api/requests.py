@@ -3,22 +3,26 @@
 import hashlib
 import json
 import re
-from contextlib import nullcontext
 
-from django.db import IntegrityError, transaction
+from django.http import JsonResponse
 from ninja import Path, Router
 from ninja.errors import HttpError
+from ninja.renderers import NinjaJSONEncoder
 from ninja.responses import Status
 
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN, optional_user, require_staff
-from portal.api.serializers import request_out
 from portal.core.ratelimit import rate_limit
 from portal.onboarding.domains import prefix_availability
 from portal.onboarding.forms import TenantRequestForm
-from portal.onboarding.models import IdempotencyRecord
 from portal.onboarding.selectors import request_get_for
-from portal.onboarding.services import PrefixTaken, request_submit_with_timeline
+from portal.onboarding.services import (
+    Answer,
+    IdempotencyConflict,
+    PrefixTaken,
+    request_submit_with_timeline,
+    submit_once,
+)
 
 router = Router(tags=["tenant requests"])
 
@@ -103,55 +107,39 @@ def submit(request, payload: schemas.TenantRequestIn):
     user = optional_user(request)
     body = payload.dict()
     key = request.headers.get("Idempotency-Key")
-    scoped_key = body_hash = ""
-    if key is not None:
-        if not _IDEMPOTENCY_KEY.match(key):
-            raise HttpError(422, "Idempotency-Key must be 1 to 200 visible ASCII characters.")
-        scoped_key = f"{user.pk if user else 'anonymous'}:{key}"
-        body_hash = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-        replay = _replay(scoped_key, body_hash)
-        if replay is not None:
-            return replay
-    form = TenantRequestForm(_form_data(body))
-    if not form.is_valid():
-        return Status(422, {"detail": _form_errors(form)})
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise HttpError(422, "Idempotency-Key must be 1 to 200 visible ASCII characters.")
+
+    def store() -> Answer:
+        form = TenantRequestForm(_form_data(body))
+        if not form.is_valid():
+            raise _Refused(Answer(422, {"detail": _form_errors(form)}))
+        tenant_request, timeline = request_submit_with_timeline(data=form.to_data(), user=user)
+        answer = schemas.TenantRequestOut.of(tenant_request, staff=False, timeline=timeline)
+        return Answer(201, json.loads(json.dumps(answer.model_dump(), cls=NinjaJSONEncoder)))
+
     try:
-        # The request and its idempotency record are stored together; without a key the service's own transaction is enough.
-        with transaction.atomic() if scoped_key else nullcontext():
-            tenant_request, timeline = request_submit_with_timeline(data=form.to_data(), user=user)
-            answer = request_out(tenant_request, timeline)
-            if scoped_key:
-                IdempotencyRecord.objects.create(
-                    key=scoped_key, body_hash=body_hash, status_code=201, response=json.loads(_json(answer))
-                )
-    except PrefixTaken:
-        replay = _replay(scoped_key, body_hash) if scoped_key else None
-        if replay is not None:  # the same request, sent again while the first was being stored
-            return replay
-        return Status(409, {"detail": "This tenant name was taken a moment ago by another request: choose another."})
-    except IntegrityError:
-        replay = _replay(scoped_key, body_hash) if scoped_key else None
-        if replay is None:
-            raise
-        return replay
-    return Status(201, answer)
-
-
-def _json(value: dict) -> str:
-    from django.core.serializers.json import DjangoJSONEncoder
-
-    return json.dumps(value, cls=DjangoJSONEncoder)
-
-
-def _replay(scoped_key: str, body_hash: str):
-    record = IdempotencyRecord.objects.filter(key=scoped_key).first()
-    if record is None:
-        return None
-    if record.body_hash != body_hash:
+        if key is None:
+            answer = store()
+        else:
+            fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+            answer = submit_once(key=f"{user.pk if user else 'anonymous'}:{key}", fingerprint=fingerprint, submit=store)
+    except _Refused as refused:
+        answer = refused.answer
+    except IdempotencyConflict:
         raise HttpError(
             422, "This Idempotency-Key was already used with another body: use a new key for a new request."
-        )
-    return Status(record.status_code, record.response)
+        ) from None
+    except PrefixTaken:
+        return Status(409, {"detail": "This tenant name was taken a moment ago by another request: choose another."})
+    return JsonResponse(answer.body, status=answer.status)  # as sent the first time, when replayed
+
+
+class _Refused(Exception):
+    """The body does not make a request: the answer says why, and nothing is kept under its key."""
+
+    def __init__(self, answer: Answer):
+        self.answer = answer
 
 
 @router.get(
@@ -170,4 +158,4 @@ def read(request, request_id: int = RequestId):
     if request.auth.is_staff:
         require_staff(request)
     tenant_request = request_get_for(user=request.auth, request_id=request_id)
-    return request_out(tenant_request, for_customer=not request.auth.is_staff)
+    return schemas.TenantRequestOut.of(tenant_request, staff=request.auth.is_staff)

@@ -1,10 +1,14 @@
 from datetime import datetime
 from typing import Annotated
 
-from ninja import Schema
+from ninja import ModelSchema, Schema
 from pydantic import ConfigDict, Field, StringConstraints  # noqa: F401 (Field re-exported)
 
+from portal.companies.models import Company, Contact
 from portal.core.text import PARAGRAPH_CHARACTERS, Line, Paragraph
+from portal.onboarding.models import TenantRequest, TimelineEntry
+from portal.onboarding.selectors import tenant_of, timeline_for_customer
+from portal.onboarding.stages import Stage
 
 Text = Annotated[Line, StringConstraints(max_length=300)]
 ShortText = Annotated[Line, StringConstraints(max_length=100)]
@@ -80,45 +84,63 @@ class TenantRequestIn(Schema):
     )
 
 
-class AddressOut(Schema):
-    line1: str
-    line2: str
+# Answers, read from the models: a field is the model's attribute of the same name, or says where it comes from.
+
+
+class AddressOut(Schema):  # read from the Company
+    line1: str = Field(alias="address_line1")
+    line2: str = Field(alias="address_line2")
     postal_code: str
     city: str
     country: str
 
 
-class CompanyOut(Schema):
-    legal_name: str
-    vat_number: str
-    registry_number: str
-    address: AddressOut
-    phone: str
+class CompanyOut(ModelSchema):
+    registry_number: str  # blank, never null
     website: str
+    address: AddressOut
+
+    class Meta:
+        model = Company
+        fields = ["legal_name", "vat_number", "registry_number", "phone", "website"]
+
+    @staticmethod
+    def resolve_address(company: Company) -> Company:
+        return company
 
 
-class TenantOut(Schema):
+class TenantOut(Schema):  # read from the request; Microsoft's customer id once the tenant exists
     domain_prefix: str
     domain: str
     display_name: str
-    country: str
+    country: str = Field(alias="tenant_country")
     customer_id: str | None = Field(None, description="Microsoft's customer (tenant) id, once the tenant is created.")
     created_at: datetime | None = Field(None, description="When the tenant was created.")
 
+    @staticmethod
+    def resolve_customer_id(request: TenantRequest) -> str | None:
+        tenant = tenant_of(request)
+        return tenant.customer_id if tenant else None
 
-class ContactOut(Schema):
-    first_name: str
-    last_name: str
-    email: str
-    phone: str
-    job_title: str
+    @staticmethod
+    def resolve_created_at(request: TenantRequest) -> datetime | None:
+        tenant = tenant_of(request)
+        return tenant.created_at if tenant else None
 
 
-class TimelineEntryOut(Schema):
+class ContactOut(ModelSchema):
+    job_title: str  # blank, never null
+
+    class Meta:
+        model = Contact
+        fields = ["first_name", "last_name", "email", "phone", "job_title"]
+
+
+class TimelineEntryOut(Schema):  # a timeline entry, or what the company sees of it (PublicEntry)
     seq: int
     at: datetime
     kind: str
-    actor: str
+    actor: str = Field(alias="actor_label")
     from_stage: str
     to_stage: str
     message: str
@@ -134,8 +156,20 @@ class TenantRequestSummary(Schema):
     vat_number: str
     domain: str
 
+    @staticmethod
+    def resolve_stage_label(request: TenantRequest) -> str:
+        return Stage(request.stage).label
 
-class TenantRequestOut(Schema):
+    @staticmethod
+    def resolve_company_name(request: TenantRequest) -> str:
+        return request.applicant.legal_name
+
+    @staticmethod
+    def resolve_vat_number(request: TenantRequest) -> str:
+        return request.applicant.vat_number
+
+
+class TenantRequestOut(Schema):  # for its company or for staff: `of()` gives the timeline in the reader's words
     id: int
     stage: str
     stage_label: str
@@ -147,6 +181,30 @@ class TenantRequestOut(Schema):
     technical_contact: ContactOut
     commercial_contact: ContactOut
     timeline: list[TimelineEntryOut]
+
+    resolve_stage_label = staticmethod(TenantRequestSummary.resolve_stage_label)
+
+    @staticmethod
+    def resolve_company(request: TenantRequest) -> Company:
+        return request.applicant
+
+    @staticmethod
+    def resolve_tenant(request: TenantRequest) -> TenantRequest:
+        return request
+
+    @staticmethod
+    def resolve_timeline(request: TenantRequest, context: dict) -> list:
+        entries = context["timeline"]
+        return entries if context["staff"] else timeline_for_customer(entries)
+
+    @classmethod
+    def of(
+        cls, request: TenantRequest, *, staff: bool, timeline: list[TimelineEntry] | None = None
+    ) -> "TenantRequestOut":
+        """The answer about `request` for staff or for its company; `timeline` when the caller has it already."""
+        if timeline is None:
+            timeline = list(request.timeline.select_related("actor").order_by("seq"))
+        return cls.model_validate(request, context={"timeline": timeline, "staff": staff})
 
 
 class Page(Schema):

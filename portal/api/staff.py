@@ -7,7 +7,6 @@ from ninja.errors import HttpError
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN, require_staff
 from portal.api.requests import RequestId
-from portal.api.serializers import request_out, request_summary
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.selectors import staff_requests
 from portal.onboarding.services import request_ask_changes, request_reject, request_validate
@@ -47,11 +46,11 @@ def list_requests(request, filters: Query[ListFilters]):
         "count": paginator.count,
         "page": filters.page,
         "page_size": filters.page_size,
-        "results": [request_summary(r) for r in page.object_list],
+        "results": page.object_list,
     }
 
 
-def _decide(request, action, request_id: int, **kwargs) -> dict:
+def _decide(request, action, request_id: int, **kwargs) -> schemas.TenantRequestOut:
     user = require_staff(request)
     try:
         tenant_request = action(request_id=request_id, by=user, **kwargs)
@@ -59,7 +58,7 @@ def _decide(request, action, request_id: int, **kwargs) -> dict:
         raise HttpError(404, f"No request #{request_id}.") from None
     except ValueError as error:
         raise HttpError(422, str(error)) from None
-    return request_out(tenant_request)
+    return schemas.TenantRequestOut.of(tenant_request, staff=True)
 
 
 @router.post(

@@ -20,12 +20,17 @@ from portal.onboarding.stages import CLOSED_STAGES, PROGRESS_STEPS, Stage
 
 def requests_visible_to(user: User) -> QuerySet[TenantRequest]:
     """Staff see every request; a customer sees only its companies' requests."""
-    requests = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact")
+    requests = TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact", "tenant")
     if not user.is_authenticated:
         return requests.none()
     if user.is_staff:
         return requests if staff_is_verified(user) else requests.none()
     return requests.filter(company__memberships__user=user)
+
+
+def tenant_of(request: TenantRequest):
+    """The tenant created for the request, once it is completed (read with the request by `requests_visible_to`)."""
+    return getattr(request, "tenant", None) if request.stage == Stage.COMPLETED else None
 
 
 def request_get_for(*, user: User, request_id: int) -> TenantRequest:
@@ -179,10 +184,13 @@ def request_progress(request: TenantRequest, entries: list[TimelineEntry]) -> li
 
 @dataclass(frozen=True)
 class PublicEntry:
+    seq: int
     at: datetime
     kind: str
     actor_label: str
     message: str
+    from_stage: str
+    to_stage: str
 
 
 CUSTOMER_WORDING: dict[str, str] = {
@@ -202,5 +210,5 @@ def timeline_for_customer(entries: list[TimelineEntry]) -> list[PublicEntry]:
             else entry.message
         )
         actor = entry.actor_label if not (entry.actor and entry.actor.is_staff) else "Our team"
-        public.append(PublicEntry(entry.at, entry.kind, actor, message))
+        public.append(PublicEntry(entry.seq, entry.at, entry.kind, actor, message, entry.from_stage, entry.to_stage))
     return public

@@ -1,6 +1,7 @@
 """What happens to a tenant request: submit, validate, reject, ask for changes, correct."""
 
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from portal.notifications.services import absolute_url, email_queue
 from portal.onboarding import pipeline
 from portal.onboarding.emails import email_context
 from portal.onboarding.forms import ContactData, RequestData
-from portal.onboarding.models import RequestLink, TenantRequest, TimelineEntry
+from portal.onboarding.models import IdempotencyRecord, RequestLink, TenantRequest, TimelineEntry
 from portal.onboarding.stages import Stage
 from portal.onboarding.tasks import check_vat, follow_up_request
 from portal.onboarding.timeline import timeline_append
@@ -167,6 +168,46 @@ def request_submit_with_timeline(*, data: RequestData, user: User | None = None)
             raise PrefixTaken(data.domain_prefix) from error
         raise
     return Submission(request, [entry])
+
+
+class IdempotencyConflict(Exception):
+    """This Idempotency-Key was used before with another body."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict  # as JSON, exactly as it was sent
+
+
+def submit_once(*, key: str, fingerprint: str, submit: Callable[[], Answer]) -> Answer:
+    """`submit` at most once per Idempotency-Key: its answer is kept in the request's own transaction, and a retry
+    with the same body (`fingerprint`) gets it again, also a retry that raced the first. Another body with the
+    same key is refused."""
+    kept = _answer_kept(key, fingerprint)
+    if kept is not None:
+        return kept
+    try:
+        with transaction.atomic():
+            answer = submit()
+            IdempotencyRecord.objects.create(
+                key=key, body_hash=fingerprint, status_code=answer.status, response=answer.body
+            )
+        return answer
+    except (PrefixTaken, IntegrityError):
+        kept = _answer_kept(key, fingerprint)  # the same request, stored a moment ago by the first of two retries
+        if kept is None:
+            raise
+        return kept
+
+
+def _answer_kept(key: str, fingerprint: str) -> Answer | None:
+    record = IdempotencyRecord.objects.filter(key=key).first()
+    if record is None:
+        return None
+    if record.body_hash != fingerprint:
+        raise IdempotencyConflict()
+    return Answer(record.status_code, record.response)
 
 
 def request_follow_up(*, request_id: int) -> str:

@@ -10,7 +10,7 @@ from portal.core.ratelimit import RateLimited, rate_limit, rate_limited_page
 from portal.onboarding.forms import TenantRequestForm, initial_from_company
 from portal.onboarding.models import RequestLink, TenantRequest
 from portal.onboarding.pipeline import IllegalMove
-from portal.onboarding.selectors import request_get_for, request_progress, timeline_for_customer
+from portal.onboarding.selectors import request_get_for, request_progress, tenant_of, timeline_for_customer
 from portal.onboarding.services import (
     PrefixTaken,
     link_find,
@@ -117,7 +117,7 @@ CALLOUTS = {
 def _request_page(request: HttpRequest, tenant_request: TenantRequest, *, full: bool) -> HttpResponse:
     entries = list(tenant_request.timeline.select_related("actor").order_by("seq"))
     stage = Stage(tenant_request.stage)
-    tenant = getattr(tenant_request, "tenant", None) if stage == Stage.COMPLETED else None
+    tenant = tenant_of(tenant_request)
     return render(
         request,
         "onboarding/request_detail.html",
