@@ -1,9 +1,9 @@
 import base64
 from io import BytesIO
+from urllib.parse import quote
 
 import qrcode
 import qrcode.image.svg
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
@@ -17,6 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.accounts.forms import ActivationForm, ResendForm, SignInForm, TotpForm
 from portal.accounts.models import ActivationLink, MfaEnrolmentLink, User
+from portal.accounts.second_factor import second_factor_expect, second_factor_given, second_factor_required
 from portal.accounts.services import (
     MfaEnrolmentTooSoon,
     activation_complete,
@@ -42,9 +43,11 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         assert form.user is not None
         login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
-        if form.user.is_staff and settings.STAFF_REQUIRE_MFA:
-            return redirect(f"/accounts/mfa/?next={_next_url(request, '/backoffice/')}")
-        return redirect(_next_url(request, "/backoffice/" if form.user.is_staff else "/"))
+        landing = _next_url(request, "/backoffice/" if form.user.is_staff else "/")
+        if second_factor_required(form.user):
+            second_factor_expect(request)
+            return redirect(f"/accounts/mfa/?next={quote(landing)}")
+        return redirect(landing)
     return render(
         request,
         "accounts/sign_in.html",
@@ -95,6 +98,7 @@ def _totp_page(request: HttpRequest, device: TOTPDevice | None, *, on_enrolled=N
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
             otp_login(request, device)
+            second_factor_given(request)
             return redirect(_next_url(request, "/backoffice/" if user.is_staff else "/"))
         form.add_error("code", WRONG_CODE)
     context = {"form": form, "enrolling": enrolling, "next": _next_url(request, "")}

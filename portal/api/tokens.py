@@ -1,4 +1,5 @@
-"""API tokens: e-mail, password and (for staff where required) a TOTP code, in exchange for a bearer token."""
+"""API tokens: e-mail, password and (for an account with an authenticator, and staff where required) a TOTP code,
+in exchange for a bearer token."""
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -9,6 +10,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from portal.accounts.models import ApiToken
+from portal.accounts.second_factor import second_factor_required
 from portal.api import schemas
 from portal.core.ratelimit import rate_limit
 from portal.core.tokens import token_new
@@ -32,13 +34,14 @@ def token(request, payload: schemas.TokenIn):
     if user is None or not user.is_active:
         raise HttpError(401, "This e-mail and password do not match an account.")
     mfa_verified = False
-    if user.is_staff and settings.STAFF_REQUIRE_MFA:
+    if second_factor_required(user):  # an account with an authenticator, or staff where STAFF_REQUIRE_MFA asks it
         code = (payload.otp or "").strip()
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
         if device is None:
             raise HttpError(401, "Staff must enrol an authenticator app first: sign in once in the browser.")
         if not code or not device.verify_token(code):
-            raise HttpError(401, 'A valid TOTP code ("otp") is required for staff.')
+            who = "staff" if user.is_staff else "this account, which has two-step sign-in"
+            raise HttpError(401, f'A valid TOTP code ("otp") is required for {who}.')
         mfa_verified = True
     raw, hashed = token_new()
     created = ApiToken.objects.create(

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from portal.accounts.forms import SignInForm
 from portal.accounts.models import User
+from portal.accounts.second_factor import second_factor_required
 from portal.companies.services import tenant_credentials_reveal
 from portal.onboarding.selectors import requests_visible_to
 
@@ -17,7 +18,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "home.html", {"form": SignInForm(request)})
     companies = list(user.companies.prefetch_related("tenants")) if not user.is_staff else []
     requests = list(requests_visible_to(user).order_by("-created_at")[:20]) if not user.is_staff else []
-    return render(request, "home.html", {"companies": companies, "requests": requests})
+    two_step = second_factor_required(user)
+    return render(request, "home.html", {"companies": companies, "requests": requests, "two_step": two_step})
 
 
 @login_required
