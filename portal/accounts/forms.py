@@ -37,7 +37,9 @@ class TotpForm(PortalForm):
     )
 
 
-class ActivationForm(PortalForm):
+class NewPasswordForm(PortalForm):
+    """A new password, typed twice: the first password at activation, or a new one after a reset."""
+
     password1 = forms.CharField(
         label="New password",
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),

@@ -90,3 +90,12 @@ class MfaEnrolmentLink(OneTimeLink):
 
     def __str__(self) -> str:
         return f"two-step set-up link for {self.user}"
+
+
+class PasswordResetLink(OneTimeLink):
+    """A link to choose a new password, e-mailed to the account's own address on request."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_reset_links")
+
+    def __str__(self) -> str:
+        return f"password reset link for {self.user}"

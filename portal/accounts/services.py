@@ -1,7 +1,9 @@
-"""Portal access: activation links for new users, the first password, and staff two-step set-up links."""
+"""Portal access: activation links for new users, the first password, password reset, and staff two-step set-up
+links."""
 
 from datetime import timedelta
 
+from axes.utils import reset as lockout_reset
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -9,8 +11,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.accounts.models import ActivationLink, MfaEnrolmentLink, User
-from portal.core.links import link_issue, link_open, link_use
+from portal.accounts.models import ActivationLink, MfaEnrolmentLink, PasswordResetLink, User
+from portal.core.links import link_issue, link_open, link_revoke, link_use
 from portal.core.text import CONTROL_REFUSED, control_characters_in
 from portal.notifications.services import absolute_url, email_queue
 
@@ -31,18 +33,71 @@ def activation_find(raw: str, *, lock: bool = False) -> ActivationLink:
     return link_open(ActivationLink.objects.select_related("user"), raw, lock=lock)
 
 
+def _password_set(user: User, password: str) -> None:
+    """Django's validators, then the new password. ValidationError lists the reasons."""
+    if control_characters_in(password):
+        raise ValidationError(CONTROL_REFUSED, code="control_character")
+    validate_password(password, user)
+    user.set_password(password)
+
+
 def activation_complete(*, raw: str, password: str) -> User:
     """Set the first password (Django's validators apply) and kill the link. ValidationError lists the reasons."""
     with transaction.atomic():
         link = activation_find(raw, lock=True)
         user = link.user
-        if control_characters_in(password):
-            raise ValidationError(CONTROL_REFUSED, code="control_character")
-        validate_password(password, user)
-        user.set_password(password)
+        _password_set(user, password)
         user.is_active = True
         user.save(update_fields=["password", "is_active"])
         link_use(link)
+    return user
+
+
+RESET_ASKED = "If an account uses this address, a link to choose a new password is on its way: it works for one hour."
+
+
+def password_reset_url(raw: str) -> str:
+    return absolute_url(reverse("accounts:password_reset", args=[raw]))
+
+
+def password_reset_ask(*, email: str) -> None:
+    """Someone forgot a password: a link goes to the account's own address, earlier ones die. Nothing is said, and
+    nothing is sent, when no active account uses the address."""
+    user = User.objects.filter(email__iexact=(email or "").strip(), is_active=True).first()
+    if user is None:
+        return
+    with transaction.atomic():
+        raw, link = link_issue(
+            PasswordResetLink,
+            lifetime=settings.PASSWORD_RESET_LINK_EXPIRES_AFTER,
+            revoke_others={"user": user},
+            user=user,
+        )
+        email_queue(
+            template="password-reset",
+            to=[user.email],
+            context={"user": user, "reset_url": password_reset_url(raw), "expires_at": link.expires_at},
+        )
+
+
+def password_reset_find(raw: str, *, lock: bool = False) -> PasswordResetLink:
+    """LinkUnknown for an unknown token; LinkDead for a used, expired or replaced one."""
+    return link_open(PasswordResetLink.objects.select_related("user"), raw, lock=lock)
+
+
+def password_reset_complete(*, raw: str, password: str) -> User:
+    """The new password (Django's validators apply); the link dies, and so does every session of the account (they
+    were signed in with the old password). The account's sign-in lockout ends: its owner proved the mailbox.
+    The owner is told by e-mail."""
+    with transaction.atomic():
+        link = password_reset_find(raw, lock=True)
+        user = link.user
+        _password_set(user, password)
+        user.save(update_fields=["password"])
+        link_use(link)
+        link_revoke(PasswordResetLink.objects.filter(user=user))
+        email_queue(template="password-changed", to=[user.email], context={"user": user, "how": "reset"})
+    lockout_reset(username=user.email)
     return user
 
 

@@ -10,4 +10,6 @@ urlpatterns = [
     path("mfa/", views.mfa, name="mfa"),
     path("mfa/enrol/<str:token>/", views.mfa_enrol, name="mfa_enrol"),
     path("activation/", views.activation_ask, name="activation_ask"),
+    path("password/reset/", views.password_reset_request, name="password_reset_ask"),
+    path("password/reset/<str:token>/", views.password_reset, name="password_reset"),
 ]

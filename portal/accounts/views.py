@@ -15,10 +15,11 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.accounts.forms import ActivationForm, ResendForm, SignInForm, TotpForm
-from portal.accounts.models import ActivationLink, MfaEnrolmentLink, User
+from portal.accounts.forms import NewPasswordForm, ResendForm, SignInForm, TotpForm
+from portal.accounts.models import ActivationLink, MfaEnrolmentLink, PasswordResetLink, User
 from portal.accounts.second_factor import second_factor_expect, second_factor_given, second_factor_required
 from portal.accounts.services import (
+    RESET_ASKED,
     MfaEnrolmentTooSoon,
     activation_complete,
     activation_find,
@@ -26,6 +27,9 @@ from portal.accounts.services import (
     mfa_enrolment_complete,
     mfa_enrolment_find,
     mfa_enrolment_link_send,
+    password_reset_ask,
+    password_reset_complete,
+    password_reset_find,
 )
 from portal.core.links import link_view
 from portal.core.ratelimit import RateLimited, rate_limit, rate_limited_page
@@ -159,7 +163,7 @@ def locked_out(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpR
 )
 def activate(request: HttpRequest, link: ActivationLink, token: str) -> HttpResponse:
     """First sign-in of a new technical contact: set a password, then land in the portal on the company."""
-    form = ActivationForm(request.POST or None)
+    form = NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             user = activation_complete(raw=token, password=form.cleaned_data["password1"])
@@ -186,3 +190,41 @@ def activation_ask(request: HttpRequest) -> HttpResponse:
         messages.info(request, "If this address has portal access waiting to be activated, a new link is on its way.")
         return redirect("accounts:login")
     return render(request, "accounts/activation_ask.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def password_reset_request(request: HttpRequest) -> HttpResponse:
+    """Forgot the password: the same answer whether or not an account uses the address."""
+    form = ResendForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            rate_limit(request, "password_reset", emails=[form.cleaned_data["email"]])
+        except RateLimited as limited:
+            return rate_limited_page(request, limited, "accounts/password_reset_ask.html", {"form": form})
+        password_reset_ask(email=form.cleaned_data["email"])
+        messages.info(request, RESET_ASKED)
+        return redirect("accounts:login")
+    return render(request, "accounts/password_reset_ask.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@link_view(
+    lambda request, token: password_reset_find(token),
+    dead_template="accounts/password_reset_dead.html",
+    dead_context=lambda dead: {"form": ResendForm()},
+)
+def password_reset(request: HttpRequest, link: PasswordResetLink, token: str) -> HttpResponse:
+    """The e-mailed link: choose a new password, then sign in with it (and the code, where there is one)."""
+    form = NewPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            password_reset_complete(raw=token, password=form.cleaned_data["password1"])
+        except ValidationError as error:
+            form.add_error("password1", error)
+        else:
+            logout(request)
+            messages.success(
+                request, "Your password is changed, and every session signed in before is closed: sign in."
+            )
+            return redirect("accounts:login")
+    return render(
+        request, "accounts/password_reset.html", {"form": form, "person": link.user}, status=400 if form.errors else 200
+    )

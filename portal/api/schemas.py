@@ -220,8 +220,11 @@ class Availability(Schema):
     reason: str
 
 
+Email = Annotated[Line, StringConstraints(max_length=254)]
+
+
 class TokenIn(Schema):
-    email: Annotated[Line, StringConstraints(max_length=254)]
+    email: Email
     password: Annotated[Line, StringConstraints(max_length=4096)]
     otp: Annotated[Line, StringConstraints(max_length=10)] | None = None
 

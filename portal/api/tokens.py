@@ -11,6 +11,7 @@ from ninja.responses import Status
 
 from portal.accounts.models import ApiToken
 from portal.accounts.second_factor import second_factor_required
+from portal.accounts.services import RESET_ASKED, password_reset_ask
 from portal.api import schemas
 from portal.core.ratelimit import rate_limit
 from portal.core.tokens import token_new
@@ -51,3 +52,19 @@ def token(request, payload: schemas.TokenIn):
         mfa_verified=mfa_verified,
     )
     return Status(201, {"token": raw, "expires_at": created.expires_at})
+
+
+class PasswordResetIn(schemas.Schema):
+    email: schemas.Email
+
+
+@router.post(
+    "/auth/password-reset",
+    response={202: schemas.Error, 422: schemas.Error, 429: schemas.Error},
+    auth=None,
+    summary="E-mail a link to choose a new password (the same answer whether or not the account exists)",
+)
+def password_reset(request, payload: PasswordResetIn):
+    rate_limit(request, "password_reset", emails=[payload.email])
+    password_reset_ask(email=payload.email)
+    return Status(202, {"detail": RESET_ASKED})

@@ -36,6 +36,7 @@ from portal.core.net import client_ip
 LIMITS: dict[str, tuple[str, str | None]] = {
     "submit": ("RATE_LIMIT_SUBMIT", "RATE_LIMIT_SUBMIT_PER_EMAIL"),
     "activation": ("RATE_LIMIT_ACTIVATION", "RATE_LIMIT_ACTIVATION_PER_EMAIL"),
+    "password_reset": ("RATE_LIMIT_PASSWORD_RESET", "RATE_LIMIT_PASSWORD_RESET_PER_EMAIL"),
     "signing_code": ("RATE_LIMIT_SIGNING_CODE", "RATE_LIMIT_SIGNING_CODE_PER_EMAIL"),
     "prefix_check": ("RATE_LIMIT_PREFIX_CHECK", None),
     "api_token": ("RATE_LIMIT_API_TOKEN", "RATE_LIMIT_API_TOKEN_PER_EMAIL"),
