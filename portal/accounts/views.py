@@ -16,6 +16,8 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.accounts.forms import NewPasswordForm, ResendForm, SignInForm, TotpForm
+from portal.accounts.lockout import lockout_notice
+from portal.accounts.lockout import username as lockout_username
 from portal.accounts.models import ActivationLink, MfaEnrolmentLink, PasswordResetLink, User
 from portal.accounts.second_factor import second_factor_expect, second_factor_given, second_factor_required
 from portal.accounts.services import (
@@ -147,13 +149,15 @@ def mfa_enrol(request: HttpRequest, link: MfaEnrolmentLink, token: str) -> HttpR
     return _totp_page(request, None, on_enrolled=lambda: mfa_enrolment_complete(raw=token, user=link.user))
 
 
-LOCKED_OUT = "Too many failed sign-ins: this account is locked for a while. Try again later."
-
-
 def locked_out(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpResponse:
+    """Too many failed sign-ins on this account: say until when, and that a new password opens it now."""
+    detail, minutes = lockout_notice(lockout_username(request, credentials) or "")
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": LOCKED_OUT}, status=429)
-    return render(request, "accounts/locked_out.html", status=429)
+        response: HttpResponse = JsonResponse({"detail": detail}, status=429)
+    else:
+        response = render(request, "accounts/locked_out.html", {"detail": detail}, status=429)
+    response["Retry-After"] = str(minutes * 60)
+    return response
 
 
 @link_view(

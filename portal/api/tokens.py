@@ -9,6 +9,7 @@ from ninja import Router
 from ninja.errors import HttpError
 from ninja.responses import Status
 
+from portal.accounts.lockout import lockout_notice
 from portal.accounts.models import ApiToken
 from portal.accounts.second_factor import second_factor_required
 from portal.accounts.services import RESET_ASKED, password_reset_ask
@@ -31,7 +32,8 @@ def token(request, payload: schemas.TokenIn):
     known = len(email) <= 254 and "\x00" not in email
     user = authenticate(request, email=email, password=payload.password) if known else None
     if getattr(request, "axes_locked_out", False):
-        raise HttpError(429, "Too many failed sign-ins: this account is locked for a while. Try again later.")
+        detail, _ = lockout_notice(email)
+        raise HttpError(429, detail)
     if user is None or not user.is_active:
         raise HttpError(401, "This e-mail and password do not match an account.")
     mfa_verified = False

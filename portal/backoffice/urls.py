@@ -6,6 +6,8 @@ app_name = "backoffice"
 
 urlpatterns = [
     path("", views.pipeline, name="pipeline"),
+    path("sign-in-lockouts/", views.lockouts, name="lockouts"),
+    path("sign-in-lockouts/unlock/", views.lockout_unlock, name="lockout_unlock"),
     path("requests/<int:pk>/", views.request_page, name="request"),
     path("requests/<int:pk>/validate/", views.validate, name="validate"),
     path("requests/<int:pk>/reject/", views.reject, name="reject"),

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from portal.accounts.decorators import staff_required
+from portal.accounts.lockout import lockout_lift, lockouts_current
 from portal.accounts.services import activation_resend
 from portal.agreements.documents import agreement_pdf
 from portal.agreements.models import Agreement
@@ -212,3 +213,24 @@ def activation_resend_view(request: HttpRequest, pk: int) -> HttpResponse:
         request, "If the technical contact has not set a password yet, a new activation link is on its way."
     )
     return redirect("backoffice:request", pk=pk)
+
+
+@staff_required
+def lockouts(request: HttpRequest) -> HttpResponse:
+    """Accounts locked after failed sign-ins, with an unlock for each (a customer on the phone, say)."""
+    limits = {
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "account_failure_limit": settings.AXES_ACCOUNT_FAILURE_LIMIT,
+    }
+    return render(request, "backoffice/lockouts.html", {"lockouts": lockouts_current(), **limits})
+
+
+@staff_required
+@require_POST
+def lockout_unlock(request: HttpRequest) -> HttpResponse:
+    email = request.POST.get("email", "")
+    if lockout_lift(email=email):
+        messages.success(request, f"{email} can sign in again.")
+    else:
+        messages.info(request, f"{email} was not locked.")
+    return redirect("backoffice:lockouts")
