@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib.auth import authenticate
 
-from portal.accounts.models import User
+from portal.accounts.models import LANGUAGES, User
+from portal.companies.validation import phone_normalise
 from portal.core.forms import PortalForm
 
 
@@ -57,3 +58,36 @@ class NewPasswordForm(PortalForm):
 
 class ResendForm(PortalForm):
     email = forms.EmailField(label="Your e-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+class PasswordChangeForm(NewPasswordForm):
+    """The current password, then the new one twice."""
+
+    current_password = forms.CharField(
+        label="Current password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    field_order = ["current_password", "password1", "password2"]
+
+    def __init__(self, user: User, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["password1"].widget.attrs.pop("autofocus", None)
+
+    def clean_current_password(self) -> str:
+        value = self.cleaned_data["current_password"]
+        if not self.user.check_password(value):
+            raise forms.ValidationError("This is not your current password.", code="password_incorrect")
+        return value
+
+
+class ProfileForm(PortalForm):
+    first_name = forms.CharField(label="First name", max_length=100)
+    last_name = forms.CharField(label="Last name", max_length=100)
+    phone = forms.CharField(
+        label="Phone (optional)", max_length=30, required=False, widget=forms.TextInput(attrs={"autocomplete": "tel"})
+    )
+    language = forms.ChoiceField(label="Language of e-mails and pages", choices=LANGUAGES)
+
+    def clean_phone(self) -> str:
+        value = self.cleaned_data["phone"].strip()
+        return phone_normalise(value, "BE") if value else ""

@@ -2,8 +2,11 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from portal.core.models import OneTimeLink
+
+LANGUAGES = [("en", "English"), ("nl", "Nederlands"), ("fr", "Français")]
 
 
 class UserManager(BaseUserManager["User"]):
@@ -39,6 +42,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False, help_text="Can use the back-office and the admin.")
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164")
+    language = models.CharField(max_length=2, choices=LANGUAGES, default="en")
+    sessions_epoch = models.PositiveIntegerField(
+        default=0, help_text="Raised to sign the user out everywhere else; part of every session's check."
+    )
     companies = models.ManyToManyField("companies.Company", through="companies.Membership", related_name="users")
 
     objects = UserManager()
@@ -52,6 +60,17 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def get_session_auth_hash(self) -> str:
+        """Django's check of a session against the password, with the epoch that "sign out everywhere else" raises.
+        At epoch 0 it is Django's own, so the sessions open before the epoch existed stay valid."""
+        if not self.sessions_epoch:
+            return super().get_session_auth_hash()
+        return salted_hmac(
+            "portal.accounts.User.get_session_auth_hash",
+            f"{self.password}:{self.sessions_epoch}",
+            algorithm="sha256",
+        ).hexdigest()
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip() or self.email

@@ -7,7 +7,7 @@ from axes.utils import reset as lockout_reset
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -162,3 +162,25 @@ def mfa_enrolment_complete(*, raw: str, user: User) -> None:
     """The authenticator proved itself with a code: the link dies with its first use."""
     with transaction.atomic():
         link_use(mfa_enrolment_find(raw=raw, user=user, lock=True))
+
+
+def profile_update(*, user: User, first_name: str, last_name: str, phone: str, language: str) -> User:
+    user.first_name, user.last_name, user.phone, user.language = first_name.strip(), last_name.strip(), phone, language
+    user.save(update_fields=["first_name", "last_name", "phone", "language"])
+    return user
+
+
+def password_change(*, user: User, password: str) -> None:
+    """A new password chosen while signed in (the caller checked the current one): every other session of the
+    account closes, and its owner is told by e-mail. ValidationError lists the reasons."""
+    with transaction.atomic():
+        _password_set(user, password)
+        user.save(update_fields=["password"])
+        link_revoke(PasswordResetLink.objects.filter(user=user))
+        email_queue(template="password-changed", to=[user.email], context={"user": user, "how": "change"})
+
+
+def sessions_end_elsewhere(*, user: User) -> None:
+    """Sign the user out of every other browser and device: their sessions no longer pass Django's check."""
+    User.objects.filter(pk=user.pk).update(sessions_epoch=models.F("sessions_epoch") + 1)
+    user.refresh_from_db(fields=["sessions_epoch"])

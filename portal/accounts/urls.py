@@ -10,6 +10,9 @@ urlpatterns = [
     path("mfa/", views.mfa, name="mfa"),
     path("mfa/enrol/<str:token>/", views.mfa_enrol, name="mfa_enrol"),
     path("activation/", views.activation_ask, name="activation_ask"),
+    path("profile/", views.profile, name="profile"),
+    path("password/change/", views.password_change_view, name="password_change"),
+    path("sessions/end-others/", views.sessions_end_view, name="sessions_end"),
     path("password/reset/", views.password_reset_request, name="password_reset_ask"),
     path("password/reset/<str:token>/", views.password_reset, name="password_reset"),
 ]

@@ -5,7 +5,7 @@ from urllib.parse import quote
 import qrcode
 import qrcode.image.svg
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.accounts.forms import NewPasswordForm, ResendForm, SignInForm, TotpForm
+from portal.accounts.forms import NewPasswordForm, PasswordChangeForm, ProfileForm, ResendForm, SignInForm, TotpForm
 from portal.accounts.lockout import lockout_notice
 from portal.accounts.lockout import username as lockout_username
 from portal.accounts.models import ActivationLink, MfaEnrolmentLink, PasswordResetLink, User
@@ -29,9 +29,12 @@ from portal.accounts.services import (
     mfa_enrolment_complete,
     mfa_enrolment_find,
     mfa_enrolment_link_send,
+    password_change,
     password_reset_ask,
     password_reset_complete,
     password_reset_find,
+    profile_update,
+    sessions_end_elsewhere,
 )
 from portal.core.links import link_view
 from portal.core.ratelimit import RateLimited, rate_limit, rate_limited_page
@@ -232,3 +235,61 @@ def password_reset(request: HttpRequest, link: PasswordResetLink, token: str) ->
     return render(
         request, "accounts/password_reset.html", {"form": form, "person": link.user}, status=400 if form.errors else 200
     )
+
+
+def _account_page(request: HttpRequest, *, profile=None, password=None, status: int = 200) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    initial = {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "phone": user.phone,
+        "language": user.language,
+    }
+    context = {
+        "profile_form": profile or ProfileForm(initial=initial),
+        "password_form": password or PasswordChangeForm(user),
+        "two_step": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
+    }
+    return render(request, "accounts/profile.html", context, status=status)
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's own account: name, phone, language, password, sessions, two-step sign-in."""
+    if request.method != "POST":
+        return _account_page(request)
+    assert isinstance(request.user, User)
+    form = ProfileForm(request.POST)
+    if not form.is_valid():
+        return _account_page(request, profile=form, status=400)
+    profile_update(user=request.user, **form.cleaned_data)
+    messages.success(request, "Your details are saved.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def password_change_view(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    form = PasswordChangeForm(request.user, request.POST)
+    if form.is_valid():
+        try:
+            password_change(user=request.user, password=form.cleaned_data["password1"])
+        except ValidationError as error:
+            form.add_error("password1", error)
+        else:
+            update_session_auth_hash(request, request.user)  # this session stays; the others close
+            messages.success(request, "Your password is changed. Every other session is signed out.")
+            return redirect("accounts:profile")
+    return _account_page(request, password=form, status=400)
+
+
+@login_required
+@require_POST
+def sessions_end_view(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    sessions_end_elsewhere(user=request.user)
+    update_session_auth_hash(request, request.user)
+    messages.success(request, "You are signed out everywhere else; this browser stays signed in.")
+    return redirect("accounts:profile")
