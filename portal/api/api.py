@@ -3,7 +3,8 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
-from portal.api import activation, requests, signing, staff, tokens
+from portal.api import activation, me, requests, signing, staff, tokens
+from portal.companies.permissions import NotAllowed
 from portal.core.ratelimit import RateLimited, retry_after
 from portal.onboarding.pipeline import IllegalMove
 
@@ -20,7 +21,13 @@ api.add_router("", tokens.router)
 api.add_router("", requests.router)
 api.add_router("", signing.router)
 api.add_router("", activation.router)
+api.add_router("", me.router)
 api.add_router("/staff", staff.router)
+
+
+@api.exception_handler(NotAllowed)
+def not_allowed(request, exc: NotAllowed):
+    return api.create_response(request, {"detail": str(exc)}, status=403)
 
 
 @api.exception_handler(IllegalMove)

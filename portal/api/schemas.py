@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from ninja import ModelSchema, Schema
+from ninja import ModelSchema, Path, Schema  # noqa: F401 (Path re-exported)
 from pydantic import ConfigDict, Field, StringConstraints  # noqa: F401 (Field re-exported)
 
 from portal.companies.models import Company, Contact

@@ -62,7 +62,7 @@ class PasswordResetIn(schemas.Schema):
 
 @router.post(
     "/auth/password-reset",
-    response={202: schemas.Error, 422: schemas.Error, 429: schemas.Error},
+    response={202: schemas.Error, 400: schemas.Error, 422: schemas.Error, 429: schemas.Error},
     auth=None,
     summary="E-mail a link to choose a new password (the same answer whether or not the account exists)",
 )

@@ -79,11 +79,13 @@ class Membership(models.Model):
 
     class Role(models.TextChoices):
         ADMIN = "admin", "Administrator"
-        MEMBER = "member", "Member"
+        BILLING = "billing", "Billing"
+        TECHNICAL = "technical", "Technical"
+        READONLY = "readonly", "Read-only"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=Role.choices, default=Role.ADMIN)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.READONLY)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

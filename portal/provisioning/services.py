@@ -218,7 +218,7 @@ def _access_grant(request: TenantRequest, tenant: Tenant) -> None:
     has_access = user is not None and user.is_active and user.has_usable_password()
     if user is None:
         user = User.objects.create_user(contact.email, None, first_name=contact.first_name, last_name=contact.last_name)
-    Membership.objects.get_or_create(user=user, company=company)
+    Membership.objects.get_or_create(user=user, company=company, defaults={"role": Membership.Role.ADMIN})
     if contact.user_id != user.pk:
         contact.user = user
         contact.save(update_fields=["user"])

@@ -126,7 +126,7 @@ class Command(BaseCommand):
                 password = secrets.token_urlsafe(12)
                 customer = User.objects.create_user(CUSTOMER_EMAIL, password, first_name="Tess", last_name="Tech")
                 company = TenantRequest.objects.get(domain_prefix="brightwave").company
-                Membership.objects.create(user=customer, company=company)
+                Membership.objects.create(user=customer, company=company, role=Membership.Role.ADMIN)
                 company.contacts.filter(email="tess@brightwave.example").update(user=customer)
                 created.append(("customer (Brightwave's technical contact)", CUSTOMER_EMAIL, password))
         if created:

@@ -1,0 +1,121 @@
+"""The signed-in person (`/me`) and their companies, under the company permission table."""
+
+from typing import Literal
+
+from ninja import Router
+from pydantic import model_validator
+
+from portal.accounts.models import User
+from portal.accounts.services import profile_update
+from portal.api import schemas
+from portal.api.auth import SIGNED_IN
+from portal.companies.models import Membership
+from portal.companies.permissions import Action, company_for
+
+router = Router(tags=["account and companies"], auth=SIGNED_IN)
+CompanyId = schemas.Path(..., ge=1, le=2**63 - 1)
+
+
+class CompanyRole(schemas.Schema):
+    id: int
+    name: str
+    role: Literal["admin", "billing", "technical", "readonly"]
+
+
+class MeOut(schemas.Schema):
+    email: str
+    first_name: str
+    last_name: str
+    language: Literal["en", "nl", "fr"]
+    companies: list[CompanyRole]
+
+
+class MeIn(schemas.Schema):
+    first_name: schemas.ShortText | None = None
+    last_name: schemas.ShortText | None = None
+    language: Literal["en", "nl", "fr"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def an_object(cls, value: object) -> object:
+        """Every field is optional, so only the shape tells a wrong body: it is a JSON object."""
+        if not isinstance(getattr(value, "_obj", value), dict):  # ninja hands the body in its DjangoGetter
+            raise ValueError('The body is a JSON object: {"first_name"?, "last_name"?, "language"?}.')
+        return value
+
+
+class TenantOfCompany(schemas.Schema):
+    domain: str
+    tenant_id: str = schemas.Field(alias="customer_id", description="Microsoft's customer (tenant) id.")
+
+
+class CompanyDetailOut(schemas.Schema):
+    id: int
+    legal_name: str
+    vat_number: str
+    address: schemas.AddressOut
+    phone: str
+    website: str
+    tenants: list[TenantOfCompany]
+
+    @staticmethod
+    def resolve_address(company) -> object:
+        return company
+
+    @staticmethod
+    def resolve_tenants(company) -> list:
+        return list(company.tenants.order_by("created_at"))
+
+
+def _companies(user: User) -> list[dict]:
+    memberships = Membership.objects.filter(user=user).select_related("company").order_by("company__legal_name")
+    return [{"id": m.company_id, "name": m.company.legal_name, "role": m.role} for m in memberships]
+
+
+def _me(user: User) -> dict:
+    return {
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "language": user.language,
+        "companies": _companies(user),
+    }
+
+
+@router.get("/me", response={200: MeOut, 401: schemas.Error}, summary="Who is signed in, and their companies")
+def me(request):
+    return _me(request.auth)
+
+
+@router.patch(
+    "/me",
+    response={200: MeOut, 400: schemas.Error, 401: schemas.Error, 403: schemas.Error, 422: schemas.Error},
+    summary="Change your name or language",
+)
+def me_update(request, payload: MeIn):
+    user = request.auth
+    profile_update(
+        user=user,
+        first_name=user.first_name if payload.first_name is None else payload.first_name,
+        last_name=user.last_name if payload.last_name is None else payload.last_name,
+        phone=user.phone,
+        language=payload.language or user.language,
+    )
+    return _me(user)
+
+
+@router.get(
+    "/companies", response={200: list[CompanyRole], 401: schemas.Error}, summary="Your companies, with your role"
+)
+def companies(request):
+    return _companies(request.auth)
+
+
+@router.get(
+    "/companies/{company_id}",
+    response={200: CompanyDetailOut, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
+    summary="A company of yours: its profile and tenants",
+)
+def company(request, company_id: int = CompanyId):
+    found, _ = company_for(request.auth, company_id, Action.VIEW)
+    return found

@@ -1,0 +1,67 @@
+"""Who may do what in a company: one table, read by every page, API route and template that offers an action.
+
+A company that is not the user's answers 404 (as if it did not exist); a role that may not act answers 403 and
+says which roles may. Later areas (licences, help) add their actions to the same table.
+"""
+
+from enum import StrEnum
+
+from django.http import Http404
+
+from portal.accounts.models import User
+from portal.companies.models import Company, Membership
+
+Role = Membership.Role
+
+
+class Action(StrEnum):
+    VIEW = "company.view"  # the company, its tenants, contacts, members, agreements and requests
+    EDIT_PROFILE = "company.edit_profile"  # address, phone, website
+    MANAGE_CONTACTS = "contacts.manage"  # add, edit, remove contacts
+    MANAGE_MEMBERS = "members.manage"  # invitations, roles, removal, the company's two-step rule
+
+
+EVERY_ROLE = frozenset(Role)
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.VIEW: EVERY_ROLE,
+    Action.EDIT_PROFILE: frozenset({Role.ADMIN, Role.BILLING}),
+    Action.MANAGE_CONTACTS: frozenset({Role.ADMIN}),
+    Action.MANAGE_MEMBERS: frozenset({Role.ADMIN}),
+}
+
+
+class NotAllowed(Exception):
+    """The user's role in the company may not do this: 403, saying which roles may."""
+
+    def __init__(self, action: Action, role: Role):
+        self.action, self.role = action, role
+        allowed = " or ".join(sorted(Role(r).label for r in PERMISSIONS[action]))
+        super().__init__(f"This needs the role {allowed} in the company; yours is {Role(role).label}.")
+
+
+def role_of(user: User, company_id: int) -> Role | None:
+    """The user's role in the company, or None when the user is not one of its members."""
+    if not user.is_authenticated:
+        return None
+    role = Membership.objects.filter(user=user, company_id=company_id).values_list("role", flat=True).first()
+    return Role(role) if role else None
+
+
+def can(role: Role | None, action: Action) -> bool:
+    return role is not None and role in PERMISSIONS[action]
+
+
+def company_for(user: User, company_id: int, action: Action = Action.VIEW) -> tuple[Company, Role]:
+    """The company and the user's role in it, if the role may do `action`: Http404 when the company is not the
+    user's (also for staff, who work in the back-office), NotAllowed when the role may not."""
+    role = role_of(user, company_id)
+    if role is None:
+        raise Http404("No such company.")
+    if not can(role, action):
+        raise NotAllowed(action, role)
+    return Company.objects.get(pk=company_id), role
+
+
+def allowed_actions(role: Role | None) -> dict[str, bool]:
+    """For templates: {"edit_profile": True, …}, so that a button shows only where it works."""
+    return {action.name.lower(): can(role, action) for action in Action}
