@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portal.companies.countries import COUNTRIES
+
 # What a company states about itself when it asks for a tenant; a request keeps its own copy of these.
 COMPANY_DETAILS = (
     "legal_name",
@@ -46,7 +48,12 @@ class Company(models.Model):
     def address_lines(self) -> list[str]:
         return [
             line
-            for line in (self.address_line1, self.address_line2, f"{self.postal_code} {self.city}", self.country)
+            for line in (
+                self.address_line1,
+                self.address_line2,
+                f"{self.postal_code} {self.city}",
+                COUNTRIES.get(self.country, self.country),
+            )
             if line.strip()
         ]
 
