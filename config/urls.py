@@ -16,6 +16,14 @@ admin.site.site_header = f"{settings.PORTAL_BRAND} portal administration"
 urlpatterns = [
     path("", company_views.home, name="home"),
     path("tenants/<int:pk>/admin-account/", company_views.tenant_admin_reveal, name="tenant_admin_reveal"),
+    path("c/<int:company_id>/", company_views.company_page, name="company"),
+    path(
+        "c/<int:company_id>/agreements/<int:agreement_id>/signed.pdf",
+        company_views.signed_agreement,
+        name="company_agreement",
+    ),
+    path("c/<int:company_id>/members/<int:member_id>/role/", company_views.member_role, name="member_role"),
+    path("c/<int:company_id>/members/<int:member_id>/remove/", company_views.member_remove_view, name="member_remove"),
     path("", include("portal.onboarding.urls")),
     path("", include("portal.agreements.urls")),
     path("accounts/", include("portal.accounts.urls")),

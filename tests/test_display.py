@@ -7,7 +7,12 @@ from portal.companies.templatetags.companies import country, phone
 
 @pytest.mark.parametrize(
     ("stored", "shown"),
-    [("+3225551234", "+32 2 555 12 34"), ("+32478123456", "+32 478 12 34 56"), ("", ""), ("not a number", "not a number")],
+    [
+        ("+3225551234", "+32 2 555 12 34"),
+        ("+32478123456", "+32 478 12 34 56"),
+        ("", ""),
+        ("not a number", "not a number"),
+    ],
 )
 def test_a_phone_reads_in_international_format(stored, shown):
     assert phone(stored) == shown

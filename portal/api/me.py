@@ -3,6 +3,8 @@
 from typing import Literal
 
 from ninja import Router
+from ninja.errors import HttpError
+from ninja.responses import Status
 from pydantic import model_validator
 
 from portal.accounts.models import User
@@ -11,6 +13,7 @@ from portal.api import schemas
 from portal.api.auth import SIGNED_IN
 from portal.companies.models import Membership
 from portal.companies.permissions import Action, company_for
+from portal.companies.services import LastAdmin, member_remove, member_role_change
 
 router = Router(tags=["account and companies"], auth=SIGNED_IN)
 CompanyId = schemas.Path(..., ge=1, le=2**63 - 1)
@@ -119,3 +122,69 @@ def companies(request):
 def company(request, company_id: int = CompanyId):
     found, _ = company_for(request.auth, company_id, Action.VIEW)
     return found
+
+
+RoleName = Literal["admin", "billing", "technical", "readonly"]
+MemberId = schemas.Path(..., ge=1, le=2**63 - 1)
+MEMBER_ERRORS = {
+    400: schemas.Error,
+    401: schemas.Error,
+    403: schemas.Error,
+    404: schemas.Error,
+    409: schemas.Error,
+    422: schemas.Error,
+}
+
+
+class MemberOut(schemas.Schema):
+    id: int
+    email: str
+    role: RoleName
+
+    @staticmethod
+    def resolve_email(membership: Membership) -> str:
+        return membership.user.email
+
+
+class MemberRoleIn(schemas.Schema):
+    role: RoleName
+
+
+def _member_change(change) -> Membership:
+    try:
+        return change()
+    except Membership.DoesNotExist:
+        raise HttpError(404, "No such member of this company.") from None
+    except LastAdmin as refused:
+        raise HttpError(409, str(refused)) from None
+
+
+@router.get(
+    "/companies/{company_id}/members",
+    response={200: list[MemberOut], 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
+    summary="The people with access to a company of yours, and their roles",
+)
+def members(request, company_id: int = CompanyId):
+    found, _ = company_for(request.auth, company_id, Action.VIEW)
+    return list(found.memberships.select_related("user").order_by("user__email"))
+
+
+@router.patch(
+    "/companies/{company_id}/members/{member_id}",
+    response={200: MemberOut, **MEMBER_ERRORS},
+    summary="Change a member's role (administrators; the last administrator stays one)",
+)
+def member_update(request, payload: MemberRoleIn, company_id: int = CompanyId, member_id: int = MemberId):
+    company_for(request.auth, company_id, Action.MANAGE_MEMBERS)
+    return _member_change(lambda: member_role_change(company_id=company_id, member_id=member_id, role=payload.role))
+
+
+@router.delete(
+    "/companies/{company_id}/members/{member_id}",
+    response={204: None, **MEMBER_ERRORS},
+    summary="Take a member's access away (administrators; the last administrator stays)",
+)
+def member_delete(request, company_id: int = CompanyId, member_id: int = MemberId):
+    company_for(request.auth, company_id, Action.MANAGE_MEMBERS)
+    _member_change(lambda: member_remove(company_id=company_id, member_id=member_id))
+    return Status(204, None)

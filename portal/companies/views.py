@@ -1,13 +1,20 @@
+from collections.abc import Callable
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from portal.accounts.forms import SignInForm
 from portal.accounts.models import User
 from portal.accounts.second_factor import second_factor_required
-from portal.companies.services import tenant_credentials_reveal
+from portal.agreements.models import Agreement
+from portal.agreements.views import pdf_response
+from portal.companies.models import Company, Membership
+from portal.companies.permissions import Action, NotAllowed, Role, allowed_actions, company_for
+from portal.companies.services import LastAdmin, member_remove, member_role_change, tenant_credentials_reveal
 from portal.onboarding.selectors import requests_visible_to
 
 
@@ -34,3 +41,97 @@ def tenant_admin_reveal(request: HttpRequest, pk: int) -> HttpResponse:
     response = render(request, "tenant_admin.html", {"admin_user": credentials[0], "admin_password": credentials[1]})
     response["Cache-Control"] = "no-store"
     return response
+
+
+CompanyView = Callable[..., HttpResponse]
+
+
+def company_view(action: Action = Action.VIEW) -> Callable[[CompanyView], CompanyView]:
+    """A page of one company, called as `view(request, company, role, …)`: 404 when the company is not the user's,
+    403 saying which roles may when the user's role may not do `action`."""
+
+    def decorate(view: CompanyView) -> CompanyView:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, company_id: int, *args, **kwargs) -> HttpResponse:
+            assert isinstance(request.user, User)  # login_required
+            try:
+                company, role = company_for(request.user, company_id, action)
+            except NotAllowed as refused:
+                return render(request, "companies/not_allowed.html", {"reason": str(refused)}, status=403)
+            return view(request, company, role, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@company_view()
+def company_page(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
+    """The company: its card, tenants, signed agreements, team, contacts and requests."""
+    context = {
+        "company": company,
+        "role": role,
+        "allowed": allowed_actions(role),
+        "roles": Role.choices,
+        "tenants": list(company.tenants.order_by("created_at")),
+        "agreements": list(
+            Agreement.objects.filter(request__company=company, status=Agreement.Status.SIGNED)
+            .defer("pdf", "signed_pdf", "html")
+            .order_by("-signed_at")
+        ),
+        "members": list(company.memberships.select_related("user").order_by("user__email")),
+        "contacts": list(company.contacts.order_by("last_name", "first_name")),
+        "requests": list(company.tenant_requests.order_by("-created_at")),
+    }
+    return render(request, "companies/company.html", context)
+
+
+@company_view()
+def signed_agreement(request: HttpRequest, company: Company, role: Role, agreement_id: int) -> HttpResponse:
+    agreement = (
+        Agreement.objects.filter(pk=agreement_id, request__company=company, status=Agreement.Status.SIGNED)
+        .only("pk", "request_id", "version", "signed_pdf")
+        .first()
+    )
+    if agreement is None or not agreement.signed_pdf:
+        raise Http404("No such signed agreement.")
+    return pdf_response(bytes(agreement.signed_pdf), agreement.signed_filename, inline=False)
+
+
+def _member_change(request: HttpRequest, company: Company, change: Callable[[], Membership], done: str) -> HttpResponse:
+    try:
+        change()
+    except Membership.DoesNotExist:
+        raise Http404("No such member.") from None
+    except LastAdmin as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, done)
+    return redirect("company", company_id=company.pk)
+
+
+@require_POST
+@company_view(Action.MANAGE_MEMBERS)
+def member_role(request: HttpRequest, company: Company, role: Role, member_id: int) -> HttpResponse:
+    new_role = request.POST.get("role", "")
+    if new_role not in Role.values:
+        messages.error(request, "Choose one of the roles offered.")
+        return redirect("company", company_id=company.pk)
+    return _member_change(
+        request,
+        company,
+        lambda: member_role_change(company_id=company.pk, member_id=member_id, role=new_role),
+        f"The role is now {Role(new_role).label}.",
+    )
+
+
+@require_POST
+@company_view(Action.MANAGE_MEMBERS)
+def member_remove_view(request: HttpRequest, company: Company, role: Role, member_id: int) -> HttpResponse:
+    return _member_change(
+        request,
+        company,
+        lambda: member_remove(company_id=company.pk, member_id=member_id),
+        "The member no longer has access to the company.",
+    )
