@@ -17,6 +17,7 @@ urlpatterns = [
     path("", company_views.home, name="home"),
     path("tenants/<int:pk>/admin-account/", company_views.tenant_admin_reveal, name="tenant_admin_reveal"),
     path("c/<int:company_id>/", company_views.company_page, name="company"),
+    path("c/<int:company_id>/profile/", company_views.company_profile, name="company_profile"),
     path(
         "c/<int:company_id>/agreements/<int:agreement_id>/signed.pdf",
         company_views.signed_agreement,

@@ -118,3 +118,48 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(submitted, tess_
         thread.join()
     assert sorted(outcomes) == ["demoted", "refused"]
     assert Membership.objects.filter(company=company, role="admin").count() == 1
+
+
+PROFILE = {
+    "address_line1": "Veldstraat 10",
+    "address_line2": "",
+    "postal_code": "9000",
+    "city": "Gent",
+    "country": "BE",
+    "phone": "09 234 56 77",
+    "website": "brightwave.example",
+}
+
+
+def test_admin_and_billing_edit_the_profile_with_the_request_forms_rules_and_others_may_not(team, submitted):
+    company, tess, bert = team
+    bad = as_user(bert).post(f"/c/{company.pk}/profile/", {**PROFILE, "phone": "12"})
+    assert bad.status_code == 400 and "This phone number does not exist for its country" in bad.content.decode()
+    assert as_user(bert).post(f"/c/{company.pk}/profile/", PROFILE).status_code == 302
+    company.refresh_from_db()
+    assert (company.address_line1, company.phone, company.website) == (
+        "Veldstraat 10",
+        "+3292345677",
+        "https://brightwave.example",
+    )
+    assert company.legal_name == "Brightwave Analytics BV"  # not editable here
+
+    Membership.objects.filter(user=bert).update(role="technical")
+    refused = as_user(bert).get(f"/c/{company.pk}/profile/")
+    assert refused.status_code == 403 and "Administrator or Billing" in refused.content.decode()
+
+    api = as_user(tess).patch(
+        f"/api/v1/companies/{company.pk}",
+        {"address": {"line1": "Veldstraat 12"}, "phone": "+32 9 234 56 79"},
+        content_type="application/json",
+    )
+    assert api.status_code == 200 and api.json()["address"]["line1"] == "Veldstraat 12"
+    assert api.json()["phone"] == "+3292345679" and api.json()["address"]["city"] == "Gent"
+    wrong = as_user(tess).patch(
+        f"/api/v1/companies/{company.pk}", {"address": {"country": "XX"}}, content_type="application/json"
+    )
+    assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["body", "address", "country"]
+    technical = as_user(bert).patch(
+        f"/api/v1/companies/{company.pk}", {"phone": "+3292345677"}, content_type="application/json"
+    )
+    assert technical.status_code == 403

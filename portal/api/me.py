@@ -11,9 +11,10 @@ from portal.accounts.models import User
 from portal.accounts.services import profile_update
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN
+from portal.companies.forms import EDITABLE, CompanyProfileForm
 from portal.companies.models import Membership
 from portal.companies.permissions import Action, company_for
-from portal.companies.services import LastAdmin, member_remove, member_role_change
+from portal.companies.services import LastAdmin, company_profile_update, member_remove, member_role_change
 
 router = Router(tags=["account and companies"], auth=SIGNED_IN)
 CompanyId = schemas.Path(..., ge=1, le=2**63 - 1)
@@ -188,3 +189,62 @@ def member_delete(request, company_id: int = CompanyId, member_id: int = MemberI
     company_for(request.auth, company_id, Action.MANAGE_MEMBERS)
     _member_change(lambda: member_remove(company_id=company_id, member_id=member_id))
     return Status(204, None)
+
+
+class AddressPatch(schemas.Schema):
+    line1: schemas.Text | None = None
+    line2: schemas.Text | None = None
+    postal_code: schemas.ShortText | None = None
+    city: schemas.ShortText | None = None
+    country: schemas.ShortText | None = None
+
+
+class CompanyPatch(schemas.Schema):
+    address: AddressPatch | None = None
+    phone: schemas.ShortText | None = None
+    website: schemas.Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def an_object(cls, value: object) -> object:
+        if not isinstance(getattr(value, "_obj", value), dict):  # ninja hands the body in its DjangoGetter
+            raise ValueError('The body is a JSON object: {"address"?, "phone"?, "website"?}.')
+        return value
+
+
+# Form field <- where it is in the JSON body, so that an error points at the JSON field.
+PROFILE_LOCATIONS = {
+    "address_line1": ("address", "line1"),
+    "address_line2": ("address", "line2"),
+    "postal_code": ("address", "postal_code"),
+    "city": ("address", "city"),
+    "country": ("address", "country"),
+    "phone": ("phone",),
+    "website": ("website",),
+}
+
+
+@router.patch(
+    "/companies/{company_id}",
+    response={200: CompanyDetailOut, **MEMBER_ERRORS},
+    summary="Change the address, phone or website of a company of yours (administrators, billing)",
+)
+def company_update(request, payload: CompanyPatch, company_id: int = CompanyId):
+    company, _ = company_for(request.auth, company_id, Action.EDIT_PROFILE)
+    data = {field: getattr(company, field) for field in EDITABLE}
+    sent = payload.dict(exclude_none=True)
+    for field, location in PROFILE_LOCATIONS.items():
+        value: object = sent
+        for part in location:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            data[field] = value
+    form = CompanyProfileForm(data)
+    if not form.is_valid():
+        errors = [
+            {"loc": ["body", *PROFILE_LOCATIONS[field]], "msg": str(error.message % (error.params or {}))}
+            for field, field_errors in form.errors.as_data().items()
+            for error in field_errors
+        ]
+        return Status(422, {"detail": errors})
+    return company_profile_update(company_id=company_id, changes={f: form.cleaned_data[f] for f in EDITABLE})

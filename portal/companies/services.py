@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.accounts.models import User
+from portal.companies.forms import EDITABLE
 from portal.companies.models import Company, Membership
 from portal.core.sealed_box import open_text
 from portal.onboarding.models import TenantRequest, TimelineEntry
@@ -74,3 +75,16 @@ def member_remove(*, company_id: int, member_id: int) -> Membership:
             raise LastAdmin()
         membership.delete()
     return membership
+
+
+def company_profile_update(*, company_id: int, changes: dict[str, str]) -> Company:
+    """Address, phone and website, as checked by CompanyProfileForm; nothing else of the company changes here."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        company = Company.objects.select_for_update().get(pk=company_id)
+        for field, value in changes.items():
+            setattr(company, field, value)
+        company.save(update_fields=list(changes))
+    return company

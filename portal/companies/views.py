@@ -12,9 +12,16 @@ from portal.accounts.models import User
 from portal.accounts.second_factor import second_factor_required
 from portal.agreements.models import Agreement
 from portal.agreements.views import pdf_response
+from portal.companies.forms import EDITABLE, CompanyProfileForm
 from portal.companies.models import Company, Membership
 from portal.companies.permissions import Action, NotAllowed, Role, allowed_actions, company_for
-from portal.companies.services import LastAdmin, member_remove, member_role_change, tenant_credentials_reveal
+from portal.companies.services import (
+    LastAdmin,
+    company_profile_update,
+    member_remove,
+    member_role_change,
+    tenant_credentials_reveal,
+)
 from portal.onboarding.selectors import requests_visible_to
 
 
@@ -134,4 +141,17 @@ def member_remove_view(request: HttpRequest, company: Company, role: Role, membe
         company,
         lambda: member_remove(company_id=company.pk, member_id=member_id),
         "The member no longer has access to the company.",
+    )
+
+
+@company_view(Action.EDIT_PROFILE)
+def company_profile(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
+    """Administrators and billing members keep the address, phone and website up to date."""
+    form = CompanyProfileForm(request.POST or None, initial={field: getattr(company, field) for field in EDITABLE})
+    if request.method == "POST" and form.is_valid():
+        company_profile_update(company_id=company.pk, changes={field: form.cleaned_data[field] for field in EDITABLE})
+        messages.success(request, "The company's details are saved.")
+        return redirect("company", company_id=company.pk)
+    return render(
+        request, "companies/profile.html", {"company": company, "form": form}, status=400 if form.errors else 200
     )

@@ -1,0 +1,31 @@
+"""The company's profile as its administrators and billing members edit it: the request form's rules."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from portal.companies.countries import COUNTRY_CHOICES
+from portal.companies.validation import phone_normalise
+from portal.core.forms import PortalForm
+
+# The profile fields a member may change; legal name and VAT number are what the agreement and tenant were made for.
+EDITABLE = ("address_line1", "address_line2", "postal_code", "city", "country", "phone", "website")
+
+
+class CompanyProfileForm(PortalForm):
+    address_line1 = forms.CharField(label="Street and number", max_length=200)
+    address_line2 = forms.CharField(label="Address line 2", max_length=200, required=False)
+    postal_code = forms.CharField(label="Postal code", max_length=20)
+    city = forms.CharField(label="City", max_length=100)
+    country = forms.ChoiceField(label="Country", choices=[("", "—")] + COUNTRY_CHOICES)
+    phone = forms.CharField(label="Phone", max_length=30)
+    website = forms.URLField(label="Website", required=False, assume_scheme="https")
+
+    def clean(self) -> dict:
+        super().clean()
+        data = self.cleaned_data
+        if data.get("phone"):
+            try:
+                data["phone"] = phone_normalise(data["phone"], data.get("country", ""))
+            except ValidationError as error:
+                self.add_error("phone", error)
+        return data
