@@ -25,6 +25,13 @@ urlpatterns = [
     ),
     path("c/<int:company_id>/members/<int:member_id>/role/", company_views.member_role, name="member_role"),
     path("c/<int:company_id>/members/<int:member_id>/remove/", company_views.member_remove_view, name="member_remove"),
+    path("c/<int:company_id>/invitations/", company_views.invite, name="invite"),
+    path(
+        "c/<int:company_id>/invitations/<int:invitation_id>/revoke/",
+        company_views.invitation_revoke_view,
+        name="invitation_revoke",
+    ),
+    path("invitations/<str:token>/", company_views.invitation, name="invitation"),
     path("", include("portal.onboarding.urls")),
     path("", include("portal.agreements.urls")),
     path("accounts/", include("portal.accounts.urls")),

@@ -1,7 +1,10 @@
 """The signed-in person (`/me`) and their companies, under the company permission table."""
 
+from datetime import datetime
 from typing import Literal
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from ninja import Router
 from ninja.errors import HttpError
 from ninja.responses import Status
@@ -12,9 +15,17 @@ from portal.accounts.services import profile_update
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN
 from portal.companies.forms import EDITABLE, CompanyProfileForm
-from portal.companies.models import Membership
+from portal.companies.models import Invitation, Membership
 from portal.companies.permissions import Action, company_for
-from portal.companies.services import LastAdmin, company_profile_update, member_remove, member_role_change
+from portal.companies.services import (
+    AlreadyMember,
+    LastAdmin,
+    company_profile_update,
+    invitation_revoke,
+    invitation_send,
+    member_remove,
+    member_role_change,
+)
 
 router = Router(tags=["account and companies"], auth=SIGNED_IN)
 CompanyId = schemas.Path(..., ge=1, le=2**63 - 1)
@@ -248,3 +259,48 @@ def company_update(request, payload: CompanyPatch, company_id: int = CompanyId):
         ]
         return Status(422, {"detail": errors})
     return company_profile_update(company_id=company_id, changes={f: form.cleaned_data[f] for f in EDITABLE})
+
+
+class InvitationIn(schemas.Schema):
+    email: schemas.Email
+    role: RoleName
+
+
+class InvitationOut(schemas.Schema):
+    id: int
+    email: str
+    role: RoleName
+    expires_at: datetime
+
+
+@router.post(
+    "/companies/{company_id}/invitations",
+    response={201: InvitationOut, **MEMBER_ERRORS},
+    summary="Invite an e-mail address to the company with a role (administrators); the invitee gets a link",
+)
+def invitation_create(request, payload: InvitationIn, company_id: int = CompanyId):
+    company_for(request.auth, company_id, Action.MANAGE_MEMBERS)
+    email = payload.email.strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise HttpError(422, "Enter a valid e-mail address.") from None
+    try:
+        invitation = invitation_send(company_id=company_id, email=email, role=payload.role, by=request.auth)
+    except AlreadyMember as known:
+        raise HttpError(409, str(known)) from None
+    return Status(201, invitation)
+
+
+@router.delete(
+    "/companies/{company_id}/invitations/{invitation_id}",
+    response={204: None, **MEMBER_ERRORS},
+    summary="Withdraw an invitation (administrators): its link stops working",
+)
+def invitation_delete(request, company_id: int = CompanyId, invitation_id: int = MemberId):
+    company_for(request.auth, company_id, Action.MANAGE_MEMBERS)
+    try:
+        invitation_revoke(company_id=company_id, invitation_id=invitation_id)
+    except Invitation.DoesNotExist:
+        raise HttpError(404, "No such invitation of this company.") from None
+    return Status(204, None)

@@ -3,7 +3,9 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from portal.accounts.forms import NewPasswordForm
 from portal.companies.countries import COUNTRY_CHOICES
+from portal.companies.models import Membership
 from portal.companies.validation import phone_normalise
 from portal.core.forms import PortalForm
 
@@ -29,3 +31,20 @@ class CompanyProfileForm(PortalForm):
             except ValidationError as error:
                 self.add_error("phone", error)
         return data
+
+
+class InviteForm(PortalForm):
+    email = forms.EmailField(label="E-mail address", max_length=254)
+    role = forms.ChoiceField(label="Role", choices=Membership.Role.choices)
+
+
+class NewAccountForm(NewPasswordForm):
+    """A person invited who has no account yet: a name and a password."""
+
+    first_name = forms.CharField(label="First name", max_length=100)
+    last_name = forms.CharField(label="Last name", max_length=100)
+    field_order = ["first_name", "last_name", "password1", "password2"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].widget.attrs.pop("autofocus", None)

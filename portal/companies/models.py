@@ -3,6 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from portal.companies.countries import COUNTRIES
+from portal.core.models import OneTimeLink
 
 # What a company states about itself when it asks for a tenant; a request keeps its own copy of these.
 COMPANY_DETAILS = (
@@ -100,3 +101,18 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.company}"
+
+
+class Invitation(OneTimeLink):
+    """An administrator's invitation to join the company with a role: accepted once, by the account with this
+    e-mail address (or by the person who creates it)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to {self.company}"

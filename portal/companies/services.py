@@ -1,12 +1,19 @@
 """What a company's members do in the portal."""
 
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.companies.forms import EDITABLE
-from portal.companies.models import Company, Membership
+from portal.companies.models import Company, Invitation, Membership
+from portal.core.links import link_issue, link_open, link_revoke, link_use
 from portal.core.sealed_box import open_text
+from portal.core.text import CONTROL_REFUSED, control_characters_in
+from portal.notifications.services import absolute_url, email_queue
 from portal.onboarding.models import TenantRequest, TimelineEntry
 from portal.onboarding.timeline import timeline_append
 from portal.provisioning.models import Tenant
@@ -88,3 +95,94 @@ def company_profile_update(*, company_id: int, changes: dict[str, str]) -> Compa
             setattr(company, field, value)
         company.save(update_fields=list(changes))
     return company
+
+
+class AlreadyMember(Exception):
+    def __init__(self, email: str):
+        super().__init__(f"{email} already has access to the company.")
+
+
+class NotTheInvitee(Exception):
+    """Signed in as another account than the one invited."""
+
+    def __init__(self, invitation: Invitation):
+        super().__init__(
+            f"This invitation is for {invitation.email}: sign out, then sign in as {invitation.email} to accept it."
+        )
+
+
+class InviteeHasAnAccount(Exception):
+    """The invited address already signs in: its owner accepts after signing in."""
+
+
+def invitation_send(*, company_id: int, email: str, role: str, by: User) -> Invitation:
+    """E-mail an invitation to join the company with `role`; an earlier one to the same address dies."""
+    email = email.strip().lower()
+    with transaction.atomic():
+        company = Company.objects.select_for_update().get(pk=company_id)
+        if Membership.objects.filter(company=company, user__email__iexact=email).exists():
+            raise AlreadyMember(email)
+        raw, invitation = link_issue(
+            Invitation,
+            lifetime=settings.INVITATION_EXPIRES_AFTER,
+            revoke_others={"company": company, "email": email},
+            company=company,
+            email=email,
+            role=Membership.Role(role),
+            invited_by=by,
+        )
+        email_queue(
+            template="invitation",
+            to=[email],
+            context={
+                "company": company,
+                "by": by,
+                "role": Membership.Role(role).label,
+                "invitation_url": absolute_url(reverse("invitation", args=[raw])),
+                "expires_at": invitation.expires_at,
+            },
+        )
+    return invitation
+
+
+def invitation_find(raw: str, *, lock: bool = False) -> Invitation:
+    """LinkUnknown for an unknown token; LinkDead for a used, expired, replaced or revoked invitation."""
+    return link_open(Invitation.objects.select_related("company", "invited_by"), raw, lock=lock)
+
+
+def invitation_revoke(*, company_id: int, invitation_id: int) -> None:
+    """Withdraw a pending invitation; Invitation.DoesNotExist when it is not this company's."""
+    link_revoke(Invitation.objects.get(pk=invitation_id, company_id=company_id))
+
+
+def _join(invitation: Invitation, user: User) -> Membership:
+    membership, _ = Membership.objects.get_or_create(
+        user=user, company=invitation.company, defaults={"role": invitation.role}
+    )
+    link_use(invitation)
+    return membership
+
+
+def invitation_accept(*, raw: str, user: User) -> Membership:
+    """The signed-in account takes the invitation: only the account with the invited e-mail address may."""
+    with transaction.atomic():
+        invitation = invitation_find(raw, lock=True)
+        if user.email.lower() != invitation.email:
+            raise NotTheInvitee(invitation)
+        return _join(invitation, user)
+
+
+def invitation_accept_new(*, raw: str, first_name: str, last_name: str, password: str) -> User:
+    """A person without an account yet: the account is made for the invited address, with this password."""
+    with transaction.atomic():
+        invitation = invitation_find(raw, lock=True)
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise InviteeHasAnAccount()
+        user = User(email=invitation.email, first_name=first_name.strip(), last_name=last_name.strip())
+        if control_characters_in(password):
+            raise ValidationError(CONTROL_REFUSED, code="control_character")
+        validate_password(password, user)
+        user.set_password(password)
+        user.save()
+        _join(invitation, user)
+    return user

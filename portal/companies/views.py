@@ -2,9 +2,12 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from portal.accounts.forms import SignInForm
@@ -12,16 +15,25 @@ from portal.accounts.models import User
 from portal.accounts.second_factor import second_factor_required
 from portal.agreements.models import Agreement
 from portal.agreements.views import pdf_response
-from portal.companies.forms import EDITABLE, CompanyProfileForm
-from portal.companies.models import Company, Membership
+from portal.companies.forms import EDITABLE, CompanyProfileForm, InviteForm, NewAccountForm
+from portal.companies.models import Company, Invitation, Membership
 from portal.companies.permissions import Action, NotAllowed, Role, allowed_actions, company_for
 from portal.companies.services import (
+    AlreadyMember,
+    InviteeHasAnAccount,
     LastAdmin,
+    NotTheInvitee,
     company_profile_update,
+    invitation_accept,
+    invitation_accept_new,
+    invitation_find,
+    invitation_revoke,
+    invitation_send,
     member_remove,
     member_role_change,
     tenant_credentials_reveal,
 )
+from portal.core.links import link_view
 from portal.onboarding.selectors import requests_visible_to
 
 
@@ -76,6 +88,8 @@ def company_view(action: Action = Action.VIEW) -> Callable[[CompanyView], Compan
 @company_view()
 def company_page(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
     """The company: its card, tenants, signed agreements, team, contacts and requests."""
+    members = list(company.memberships.select_related("user").order_by("user__email"))
+    member_emails = {member.user.email.lower() for member in members}
     context = {
         "company": company,
         "role": role,
@@ -87,8 +101,12 @@ def company_page(request: HttpRequest, company: Company, role: Role) -> HttpResp
             .defer("pdf", "signed_pdf", "html")
             .order_by("-signed_at")
         ),
-        "members": list(company.memberships.select_related("user").order_by("user__email")),
-        "contacts": list(company.contacts.order_by("last_name", "first_name")),
+        "members": members,
+        "contacts": [(contact, contact.email.lower() in member_emails) for contact in company.contacts.all()],
+        "invitations": list(
+            company.invitations.filter(used_at=None, revoked_at=None, expires_at__gt=timezone.now()).order_by("email")
+        ),
+        "invite_form": InviteForm(initial={"role": Role.TECHNICAL}),
         "requests": list(company.tenant_requests.order_by("-created_at")),
     }
     return render(request, "companies/company.html", context)
@@ -155,3 +173,72 @@ def company_profile(request: HttpRequest, company: Company, role: Role) -> HttpR
     return render(
         request, "companies/profile.html", {"company": company, "form": form}, status=400 if form.errors else 200
     )
+
+
+@require_POST
+@company_view(Action.MANAGE_MEMBERS)
+def invite(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
+    """An administrator invites an e-mail address with a role."""
+    assert isinstance(request.user, User)
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(error) for errors in form.errors.values() for error in errors))
+        return redirect("company", company_id=company.pk)
+    try:
+        invitation_send(company_id=company.pk, by=request.user, **form.cleaned_data)
+    except AlreadyMember as known:
+        messages.error(request, str(known))
+    else:
+        messages.success(request, f"Invitation e-mailed to {form.cleaned_data['email']}: it works for 7 days.")
+    return redirect("company", company_id=company.pk)
+
+
+@require_POST
+@company_view(Action.MANAGE_MEMBERS)
+def invitation_revoke_view(request: HttpRequest, company: Company, role: Role, invitation_id: int) -> HttpResponse:
+    try:
+        invitation_revoke(company_id=company.pk, invitation_id=invitation_id)
+    except Invitation.DoesNotExist:
+        raise Http404("No such invitation.") from None
+    messages.success(request, "The invitation is withdrawn: its link no longer works.")
+    return redirect("company", company_id=company.pk)
+
+
+@link_view(lambda request, token: invitation_find(token), dead_template="companies/invitation_dead.html")
+def invitation(request: HttpRequest, link: Invitation, token: str) -> HttpResponse:
+    """The e-mailed invitation: the invited account accepts it signed in; a new person makes an account."""
+    user = request.user
+    context = {"invitation": link, "role": Role(link.role).label}
+    if user.is_authenticated:
+        assert isinstance(user, User)
+        if request.method == "POST":
+            try:
+                invitation_accept(raw=token, user=user)
+            except NotTheInvitee as other:
+                return render(request, "companies/invitation.html", {**context, "refusal": str(other)}, status=403)
+            messages.success(request, f"Welcome to {link.company.legal_name}.")
+            return redirect("company", company_id=link.company_id)
+        if user.email.lower() != link.email:
+            refusal = str(NotTheInvitee(link))
+            return render(request, "companies/invitation.html", {**context, "refusal": refusal}, status=403)
+        return render(request, "companies/invitation.html", context)
+    if User.objects.filter(email__iexact=link.email).exists():
+        return render(request, "companies/invitation.html", {**context, "sign_in": True})
+    form = NewAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new_user = invitation_accept_new(
+                raw=token,
+                first_name=form.cleaned_data["first_name"],
+                last_name=form.cleaned_data["last_name"],
+                password=form.cleaned_data["password1"],
+            )
+        except ValidationError as error:
+            form.add_error("password1", error)
+        except InviteeHasAnAccount:
+            return redirect(request.path)
+        else:
+            login(request, new_user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {link.company.legal_name}.")
+            return redirect("company", company_id=link.company_id)
+    return render(request, "companies/invitation.html", {**context, "form": form}, status=400 if form.errors else 200)

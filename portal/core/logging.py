@@ -1,6 +1,6 @@
 """No live link token in any log: the token in a link's path is replaced by a short fingerprint of its hash.
 
-Links e-mailed to people (signing, activation, correction, progress, MFA enrolment, password reset) carry their one-time token in
+Links e-mailed to people (signing, activation, correction, progress, MFA enrolment, password reset, invitations) carry their one-time token in
 the path, so every access log line, "Not Found: /sign/…" warning and Referer header would otherwise
 hold a working credential. `RedactTokens` is installed on every handler of `LOGGING`, and the
 gunicorn configuration (`config/gunicorn.py`) applies it to gunicorn's access and error logs.
@@ -20,6 +20,7 @@ TOKEN_PATHS = (
     "track",
     "accounts/mfa/enrol",
     "accounts/password/reset",
+    "invitations",
     "api/v1/signing",
     "api/v1/activation",
 )

@@ -76,7 +76,7 @@ def email_queue(
 
 
 # One-time secrets in e-mails (link tokens, signing codes) live in the outbox only until the e-mail is sent.
-_LINK_TOKEN = re.compile(r"/(sign|correct|track|activate|enrol|reset)/[A-Za-z0-9_\-]{20,}/")
+_LINK_TOKEN = re.compile(r"/(sign|correct|track|activate|enrol|reset|invitations)/[A-Za-z0-9_\-]{20,}/")
 _CODE = re.compile(r"\b\d{6}\b")
 REDACTED = "[removed after sending]"
 
