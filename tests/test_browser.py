@@ -139,11 +139,12 @@ def test_a_visitor_requests_a_tenant_and_vera_validates_it(live_server, page):
     expect(vera.get_by_role("heading", level=1)).to_contain_text("Brightwave Analytics BV")
     expect(vera.locator("h1 .stage")).to_have_text("To Validate")
     vera.screenshot(path=str(SHOTS / "backoffice-request.png"), full_page=True)
-    vera.get_by_role("button", name="Validate: send the agreement").click()
+    vera.get_by_text("Validate: send the agreement…").click()  # staff confirm before the agreement goes out
+    vera.get_by_role("button", name="Yes, validate and send").click()
 
     expect(vera.locator("h1 .stage")).to_have_text("Awaiting Signature")
     expect(vera.locator(".flash.success")).to_contain_text("Validated")
-    expect(vera.get_by_role("button", name="Validate: send the agreement")).to_have_count(0)
+    expect(vera.get_by_text("Validate: send the agreement…")).to_have_count(0)
     expect(vera.get_by_text("No decision is due at this stage.")).to_have_count(0)
     vera.screenshot(path=str(SHOTS / "backoffice-validated.png"), full_page=True)
     staff.close()
