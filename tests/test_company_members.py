@@ -163,3 +163,24 @@ def test_admin_and_billing_edit_the_profile_with_the_request_forms_rules_and_oth
         f"/api/v1/companies/{company.pk}", {"phone": "+3292345677"}, content_type="application/json"
     )
     assert technical.status_code == 403
+
+
+def test_the_signed_agreement_is_on_the_company_page_and_in_the_api(signed, worker, other_company_user):
+    worker()  # the tenant is created: Tess, its technical contact, is the company's first administrator
+    tess = User.objects.get(email="tess@brightwave.example")
+    assert Membership.objects.get(user=tess).role == "admin"
+    company = signed.company
+    page = as_user(tess).get(f"/c/{company.pk}/").content.decode()
+    agreement = signed.agreements.get(status="signed")
+    assert f"/c/{company.pk}/agreements/{agreement.pk}/signed.pdf" in page and "/verify/" in page
+    download = as_user(tess).get(f"/c/{company.pk}/agreements/{agreement.pk}/signed.pdf")
+    assert download.status_code == 200 and bytes(download.content) == bytes(agreement.signed_pdf)
+
+    listed = as_user(tess).get(f"/api/v1/companies/{company.pk}/agreements").json()
+    assert [(a["id"], a["version"], a["signer_name"]) for a in listed] == [(agreement.pk, "2026-01", "Carl Commerce")]
+    path = listed[0]["document_url"].split("://", 1)[1].split("/", 1)[1]
+    assert as_user(tess).get(f"/{path}").content.startswith(b"%PDF-")
+
+    olga = as_user(other_company_user)
+    assert olga.get(f"/c/{company.pk}/agreements/{agreement.pk}/signed.pdf").status_code == 404
+    assert olga.get(f"/api/v1/companies/{company.pk}/agreements").status_code == 404

@@ -8,10 +8,11 @@ from django.core.validators import validate_email
 from ninja import Router
 from ninja.errors import HttpError
 from ninja.responses import Status
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from portal.accounts.models import User
 from portal.accounts.services import profile_update
+from portal.agreements.models import Agreement
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN
 from portal.companies.forms import EDITABLE, CompanyProfileForm
@@ -26,6 +27,7 @@ from portal.companies.services import (
     member_remove,
     member_role_change,
 )
+from portal.notifications.services import absolute_url
 
 router = Router(tags=["account and companies"], auth=SIGNED_IN)
 CompanyId = schemas.Path(..., ge=1, le=2**63 - 1)
@@ -304,3 +306,36 @@ def invitation_delete(request, company_id: int = CompanyId, invitation_id: int =
     except Invitation.DoesNotExist:
         raise HttpError(404, "No such invitation of this company.") from None
     return Status(204, None)
+
+
+class SignedAgreementOut(schemas.Schema):
+    id: int
+    version: str
+    language: Literal["en", "nl", "fr"] = Field("en", description="Every agreement version is in English so far.")
+    signed_at: datetime
+    signer_name: str
+    document_url: str = Field(description="The sealed PDF, for the company's members and staff.")
+
+    @staticmethod
+    def resolve_document_url(agreement: Agreement) -> str:
+        return absolute_url(f"/api/v1/tenant-requests/{agreement.request_id}/agreement.pdf")
+
+
+@router.get(
+    "/companies/{company_id}/agreements",
+    response={
+        200: list[SignedAgreementOut],
+        401: schemas.Error,
+        403: schemas.Error,
+        404: schemas.Error,
+        422: schemas.Error,
+    },
+    summary="The signed service agreements of a company of yours",
+)
+def agreements(request, company_id: int = CompanyId):
+    company, _ = company_for(request.auth, company_id, Action.VIEW)
+    return list(
+        Agreement.objects.filter(request__company=company, status=Agreement.Status.SIGNED)
+        .defer("pdf", "signed_pdf", "html")
+        .order_by("-signed_at")
+    )
