@@ -32,6 +32,13 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("invitations/<str:token>/", company_views.invitation, name="invitation"),
+    path("c/<int:company_id>/contacts/new/", company_views.contact_new, name="contact_new"),
+    path("c/<int:company_id>/contacts/<int:contact_id>/", company_views.contact_edit, name="contact_edit"),
+    path(
+        "c/<int:company_id>/contacts/<int:contact_id>/remove/",
+        company_views.contact_remove_view,
+        name="contact_remove",
+    ),
     path("", include("portal.onboarding.urls")),
     path("", include("portal.agreements.urls")),
     path("accounts/", include("portal.accounts.urls")),

@@ -3,7 +3,7 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
-from portal.api import activation, me, requests, signing, staff, tokens
+from portal.api import activation, me, requests, schemas, signing, staff, tokens
 from portal.companies.permissions import NotAllowed
 from portal.core.ratelimit import RateLimited, retry_after
 from portal.onboarding.pipeline import IllegalMove
@@ -23,6 +23,11 @@ api.add_router("", signing.router)
 api.add_router("", activation.router)
 api.add_router("", me.router)
 api.add_router("/staff", staff.router)
+
+
+@api.exception_handler(schemas.FieldErrors)
+def field_errors(request, exc: schemas.FieldErrors):
+    return api.create_response(request, {"detail": exc.errors}, status=422)
 
 
 @api.exception_handler(NotAllowed)

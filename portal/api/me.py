@@ -8,20 +8,25 @@ from django.core.validators import validate_email
 from ninja import Router
 from ninja.errors import HttpError
 from ninja.responses import Status
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from portal.accounts.models import User
 from portal.accounts.services import profile_update
 from portal.agreements.models import Agreement
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN
-from portal.companies.forms import EDITABLE, CompanyProfileForm
-from portal.companies.models import Invitation, Membership
+from portal.companies.forms import CONTACT_FIELDS, EDITABLE, CompanyProfileForm, ContactForm
+from portal.companies.models import Contact, Invitation, Membership
 from portal.companies.permissions import Action, company_for
 from portal.companies.services import (
     AlreadyMember,
+    ContactRefused,
     LastAdmin,
     company_profile_update,
+    contact_add,
+    contact_remove,
+    contact_update,
+    contacts_current,
     invitation_revoke,
     invitation_send,
     member_remove,
@@ -47,18 +52,10 @@ class MeOut(schemas.Schema):
     companies: list[CompanyRole]
 
 
-class MeIn(schemas.Schema):
+class MeIn(schemas.PartialBody):
     first_name: schemas.ShortText | None = None
     last_name: schemas.ShortText | None = None
     language: Literal["en", "nl", "fr"] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def an_object(cls, value: object) -> object:
-        """Every field is optional, so only the shape tells a wrong body: it is a JSON object."""
-        if not isinstance(getattr(value, "_obj", value), dict):  # ninja hands the body in its DjangoGetter
-            raise ValueError('The body is a JSON object: {"first_name"?, "last_name"?, "language"?}.')
-        return value
 
 
 class TenantOfCompany(schemas.Schema):
@@ -212,17 +209,10 @@ class AddressPatch(schemas.Schema):
     country: schemas.ShortText | None = None
 
 
-class CompanyPatch(schemas.Schema):
+class CompanyPatch(schemas.PartialBody):
     address: AddressPatch | None = None
     phone: schemas.ShortText | None = None
     website: schemas.Text | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def an_object(cls, value: object) -> object:
-        if not isinstance(getattr(value, "_obj", value), dict):  # ninja hands the body in its DjangoGetter
-            raise ValueError('The body is a JSON object: {"address"?, "phone"?, "website"?}.')
-        return value
 
 
 # Form field <- where it is in the JSON body, so that an error points at the JSON field.
@@ -339,3 +329,108 @@ def agreements(request, company_id: int = CompanyId):
         .defer("pdf", "signed_pdf", "html")
         .order_by("-signed_at")
     )
+
+
+KindName = Literal["technical", "commercial", "billing", "other"]
+
+
+class ContactOut(schemas.Schema):
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    job_title: str
+    kind: KindName
+    has_access: bool
+
+    @staticmethod
+    def resolve_has_access(contact: Contact) -> bool:
+        return Membership.objects.filter(company_id=contact.company_id, user__email__iexact=contact.email).exists()
+
+
+class ContactIn(schemas.Schema):
+    first_name: schemas.ShortText
+    last_name: schemas.ShortText
+    email: schemas.Email
+    phone: schemas.ShortText
+    job_title: schemas.ShortText = ""
+    kind: KindName = "other"
+
+
+class ContactPatch(schemas.PartialBody):
+    first_name: schemas.ShortText | None = None
+    last_name: schemas.ShortText | None = None
+    email: schemas.Email | None = None
+    phone: schemas.ShortText | None = None
+    job_title: schemas.ShortText | None = None
+    kind: KindName | None = None
+
+
+def _contact_fields(company, data: dict) -> dict[str, str]:
+    """The request form's rules over the contact's fields: 422 listing what is wrong."""
+    form = ContactForm(data, country=company.country)
+    if not form.is_valid():
+        errors = [
+            {"loc": ["body", field], "msg": str(error.message % (error.params or {}))}
+            for field, field_errors in form.errors.as_data().items()
+            for error in field_errors
+        ]
+        raise schemas.FieldErrors(errors)
+    return {field: form.cleaned_data[field] for field in CONTACT_FIELDS}
+
+
+def _contact_change(change) -> Contact:
+    try:
+        return change()
+    except Contact.DoesNotExist:
+        raise HttpError(404, "No such contact of this company.") from None
+    except ContactRefused as refused:
+        raise HttpError(409, str(refused)) from None
+
+
+@router.get(
+    "/companies/{company_id}/contacts",
+    response={200: list[ContactOut], 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
+    summary="The contacts of a company of yours",
+)
+def contacts(request, company_id: int = CompanyId):
+    company, _ = company_for(request.auth, company_id, Action.VIEW)
+    return list(contacts_current(company))
+
+
+@router.post(
+    "/companies/{company_id}/contacts",
+    response={201: ContactOut, **MEMBER_ERRORS},
+    summary="Add a contact (administrators): the request form's rules",
+)
+def contact_create(request, payload: ContactIn, company_id: int = CompanyId):
+    company, _ = company_for(request.auth, company_id, Action.MANAGE_CONTACTS)
+    fields = _contact_fields(company, payload.dict())
+    return Status(201, _contact_change(lambda: contact_add(company_id=company_id, fields=fields)))
+
+
+@router.patch(
+    "/companies/{company_id}/contacts/{contact_id}",
+    response={200: ContactOut, **MEMBER_ERRORS},
+    summary="Change a contact (administrators); the company keeps a technical and a commercial contact",
+)
+def contact_patch(request, payload: ContactPatch, company_id: int = CompanyId, contact_id: int = MemberId):
+    company, _ = company_for(request.auth, company_id, Action.MANAGE_CONTACTS)
+    contact = contacts_current(company).filter(pk=contact_id).first()
+    if contact is None:
+        raise HttpError(404, "No such contact of this company.")
+    current = {field: getattr(contact, field) for field in CONTACT_FIELDS}
+    fields = _contact_fields(company, {**current, **payload.dict(exclude_none=True)})
+    return _contact_change(lambda: contact_update(company_id=company_id, contact_id=contact_id, fields=fields))
+
+
+@router.delete(
+    "/companies/{company_id}/contacts/{contact_id}",
+    response={204: None, **MEMBER_ERRORS},
+    summary="Remove a contact (administrators); the company keeps a technical and a commercial contact",
+)
+def contact_delete(request, company_id: int = CompanyId, contact_id: int = MemberId):
+    company_for(request.auth, company_id, Action.MANAGE_CONTACTS)
+    _contact_change(lambda: contact_remove(company_id=company_id, contact_id=contact_id))
+    return Status(204, None)

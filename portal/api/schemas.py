@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated
 
 from ninja import ModelSchema, Path, Schema  # noqa: F401 (Path re-exported)
-from pydantic import ConfigDict, Field, StringConstraints  # noqa: F401 (Field re-exported)
+from pydantic import ConfigDict, Field, StringConstraints, model_validator  # noqa: F401 (Field re-exported)
 
 from portal.companies.models import Company, Contact
 from portal.core.text import PARAGRAPH_CHARACTERS, Line, Paragraph
@@ -257,3 +257,23 @@ class MessageIn(Schema):
 
 class Error(Schema):
     detail: str | list[dict] = Field(description="What went wrong, in words (or a list of field errors).")
+
+
+class FieldErrors(Exception):
+    """Fields that break the form's rules: 422 with `{"detail": [{"loc", "msg"}, …]}`."""
+
+    def __init__(self, errors: list[dict]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} field error(s)")
+
+
+class PartialBody(Schema):
+    """A body whose fields are all optional: only its shape tells a wrong one, so it must be a JSON object."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def an_object(cls, value: object) -> object:
+        if not isinstance(getattr(value, "_obj", value), dict):  # ninja hands the body in its DjangoGetter
+            fields = ", ".join(f'"{name}"?' for name in cls.model_fields)
+            raise ValueError(f"The body is a JSON object: {{{fields}}}.")
+        return value

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from portal.accounts.forms import NewPasswordForm
 from portal.companies.countries import COUNTRY_CHOICES
-from portal.companies.models import Membership
+from portal.companies.models import Contact, Membership
 from portal.companies.validation import phone_normalise
 from portal.core.forms import PortalForm
 
@@ -48,3 +48,27 @@ class NewAccountForm(NewPasswordForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["password1"].widget.attrs.pop("autofocus", None)
+
+
+class ContactForm(PortalForm):
+    """A contact of the company; the phone is read for the company's country."""
+
+    first_name = forms.CharField(label="First name", max_length=100)
+    last_name = forms.CharField(label="Last name", max_length=100)
+    email = forms.EmailField(label="E-mail", max_length=254)
+    phone = forms.CharField(label="Phone", max_length=30)
+    job_title = forms.CharField(label="Job title", max_length=100, required=False)
+    kind = forms.ChoiceField(label="Kind", choices=Contact.Kind.choices)
+
+    def __init__(self, *args, country: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country = country
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean_phone(self) -> str:
+        return phone_normalise(self.cleaned_data["phone"], self.country)
+
+
+CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "kind")

@@ -60,7 +60,17 @@ class Company(models.Model):
 
 
 class Contact(models.Model):
+    class Kind(models.TextChoices):
+        TECHNICAL = "technical", "Technical"
+        COMMERCIAL = "commercial", "Commercial"
+        BILLING = "billing", "Billing"
+        OTHER = "other", "Other"
+
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contacts")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.OTHER)
+    removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Removed from the company's contacts; kept for the requests that name it."
+    )
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     email = models.EmailField()

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.companies.forms import EDITABLE
-from portal.companies.models import Company, Invitation, Membership
+from portal.companies.models import Company, Contact, Invitation, Membership
 from portal.core.links import link_issue, link_open, link_revoke, link_use
 from portal.core.sealed_box import open_text
 from portal.core.text import CONTROL_REFUSED, control_characters_in
@@ -186,3 +186,67 @@ def invitation_accept_new(*, raw: str, first_name: str, last_name: str, password
         user.save()
         _join(invitation, user)
     return user
+
+
+class ContactRefused(Exception):
+    """The change would break a rule of the company's contacts: the message says which."""
+
+
+KEPT_KINDS = (Contact.Kind.TECHNICAL, Contact.Kind.COMMERCIAL)
+
+
+def contacts_current(company: Company):
+    return company.contacts.filter(removed_at=None).order_by("last_name", "first_name")
+
+
+def _kept_kinds_check(company: Company, without: Contact) -> None:
+    """The company keeps a technical and a commercial contact: refuse a change that leaves it without one."""
+    for kind in KEPT_KINDS:
+        if without.kind == kind and not contacts_current(company).filter(kind=kind).exclude(pk=without.pk).exists():
+            raise ContactRefused(
+                f"The company keeps a {Contact.Kind(kind).label.lower()} contact: make another contact "
+                f"{Contact.Kind(kind).label.lower()} first."
+            )
+
+
+def contact_add(*, company_id: int, fields: dict[str, str]) -> Contact:
+    """A new contact (or a removed one with this address, back with these details)."""
+    with transaction.atomic():
+        company = Company.objects.select_for_update().get(pk=company_id)
+        existing = company.contacts.filter(email__iexact=fields["email"]).first()
+        if existing is not None and existing.removed_at is None:
+            raise ContactRefused(f"{fields['email']} is already a contact of the company.")
+        if existing is not None:
+            for field, value in fields.items():
+                setattr(existing, field, value)
+            existing.removed_at = None
+            existing.save()
+            return existing
+        return Contact.objects.create(company=company, **fields)
+
+
+def contact_update(*, company_id: int, contact_id: int, fields: dict[str, str]) -> Contact:
+    """Contact.DoesNotExist when it is not a current contact of the company."""
+    with transaction.atomic():
+        company = Company.objects.select_for_update().get(pk=company_id)
+        contact = contacts_current(company).get(pk=contact_id)
+        if fields.get("kind", contact.kind) != contact.kind:
+            _kept_kinds_check(company, contact)
+        email = fields.get("email", contact.email)
+        if email.lower() != contact.email.lower() and company.contacts.filter(email__iexact=email).exists():
+            raise ContactRefused(f"{email} is already a contact of the company.")
+        for field, value in fields.items():
+            setattr(contact, field, value)
+        contact.save(update_fields=list(fields))
+    return contact
+
+
+def contact_remove(*, company_id: int, contact_id: int) -> Contact:
+    """The contact leaves the company's list; the requests that name it keep it."""
+    with transaction.atomic():
+        company = Company.objects.select_for_update().get(pk=company_id)
+        contact = contacts_current(company).get(pk=contact_id)
+        _kept_kinds_check(company, contact)
+        contact.removed_at = timezone.now()
+        contact.save(update_fields=["removed_at"])
+    return contact

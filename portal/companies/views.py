@@ -15,15 +15,27 @@ from portal.accounts.models import User
 from portal.accounts.second_factor import second_factor_required
 from portal.agreements.models import Agreement
 from portal.agreements.views import pdf_response
-from portal.companies.forms import EDITABLE, CompanyProfileForm, InviteForm, NewAccountForm
-from portal.companies.models import Company, Invitation, Membership
+from portal.companies.forms import (
+    CONTACT_FIELDS,
+    EDITABLE,
+    CompanyProfileForm,
+    ContactForm,
+    InviteForm,
+    NewAccountForm,
+)
+from portal.companies.models import Company, Contact, Invitation, Membership
 from portal.companies.permissions import Action, NotAllowed, Role, allowed_actions, company_for
 from portal.companies.services import (
     AlreadyMember,
+    ContactRefused,
     InviteeHasAnAccount,
     LastAdmin,
     NotTheInvitee,
     company_profile_update,
+    contact_add,
+    contact_remove,
+    contact_update,
+    contacts_current,
     invitation_accept,
     invitation_accept_new,
     invitation_find,
@@ -102,7 +114,7 @@ def company_page(request: HttpRequest, company: Company, role: Role) -> HttpResp
             .order_by("-signed_at")
         ),
         "members": members,
-        "contacts": [(contact, contact.email.lower() in member_emails) for contact in company.contacts.all()],
+        "contacts": [(contact, contact.email.lower() in member_emails) for contact in contacts_current(company)],
         "invitations": list(
             company.invitations.filter(used_at=None, revoked_at=None, expires_at__gt=timezone.now()).order_by("email")
         ),
@@ -242,3 +254,56 @@ def invitation(request: HttpRequest, link: Invitation, token: str) -> HttpRespon
             messages.success(request, f"Welcome to {link.company.legal_name}.")
             return redirect("company", company_id=link.company_id)
     return render(request, "companies/invitation.html", {**context, "form": form}, status=400 if form.errors else 200)
+
+
+def _contact_page(request: HttpRequest, company: Company, form: ContactForm, contact: Contact | None) -> HttpResponse:
+    context = {"company": company, "form": form, "contact": contact}
+    return render(request, "companies/contact.html", context, status=400 if form.errors else 200)
+
+
+@company_view(Action.MANAGE_CONTACTS)
+def contact_new(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
+    form = ContactForm(request.POST or None, country=company.country, initial={"kind": Contact.Kind.OTHER})
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact_add(company_id=company.pk, fields={f: form.cleaned_data[f] for f in CONTACT_FIELDS})
+        except ContactRefused as refused:
+            form.add_error("email", str(refused))
+        else:
+            messages.success(request, "The contact is added.")
+            return redirect("company", company_id=company.pk)
+    return _contact_page(request, company, form, None)
+
+
+@company_view(Action.MANAGE_CONTACTS)
+def contact_edit(request: HttpRequest, company: Company, role: Role, contact_id: int) -> HttpResponse:
+    contact = contacts_current(company).filter(pk=contact_id).first()
+    if contact is None:
+        raise Http404("No such contact.")
+    initial = {field: getattr(contact, field) for field in CONTACT_FIELDS}
+    form = ContactForm(request.POST or None, country=company.country, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact_update(
+                company_id=company.pk, contact_id=contact.pk, fields={f: form.cleaned_data[f] for f in CONTACT_FIELDS}
+            )
+        except ContactRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(request, "The contact is saved.")
+            return redirect("company", company_id=company.pk)
+    return _contact_page(request, company, form, contact)
+
+
+@require_POST
+@company_view(Action.MANAGE_CONTACTS)
+def contact_remove_view(request: HttpRequest, company: Company, role: Role, contact_id: int) -> HttpResponse:
+    try:
+        contact_remove(company_id=company.pk, contact_id=contact_id)
+    except Contact.DoesNotExist:
+        raise Http404("No such contact.") from None
+    except ContactRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, "The contact is removed from the list.")
+    return redirect("company", company_id=company.pk)

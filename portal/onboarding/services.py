@@ -33,8 +33,9 @@ def _company_details(data: RequestData) -> dict[str, str]:
     return {field: getattr(data, field) for field in COMPANY_DETAILS}
 
 
-def _contact_upsert(company: Company, data: ContactData) -> Contact:
-    contact, _ = Contact.objects.update_or_create(
+def _contact_upsert(company: Company, data: ContactData, kind: str) -> Contact:
+    """The company's contact with this address, updated (and back among its contacts if it was removed)."""
+    contact, created = Contact.objects.update_or_create(
         company=company,
         email=data.email,
         defaults={
@@ -42,20 +43,30 @@ def _contact_upsert(company: Company, data: ContactData) -> Contact:
             "last_name": data.last_name,
             "phone": data.phone,
             "job_title": data.job_title,
+            "removed_at": None,
         },
+        create_defaults={**asdict(data), "kind": kind},
     )
+    if not created and contact.kind == Contact.Kind.OTHER:
+        contact.kind = kind
+        contact.save(update_fields=["kind"])
     return contact
 
 
 def _contacts_save(company: Company, data: RequestData, *, new_company: bool) -> tuple[Contact, Contact]:
     """The two contacts (one when they are the same person); a new company's are inserted together."""
+    technical_kind, commercial_kind = Contact.Kind.TECHNICAL, Contact.Kind.COMMERCIAL
     if not new_company:
-        return _contact_upsert(company, data.technical), _contact_upsert(company, data.commercial)
+        technical = _contact_upsert(company, data.technical, technical_kind)
+        return technical, _contact_upsert(company, data.commercial, commercial_kind)
     if data.commercial.email == data.technical.email:
-        technical = Contact.objects.create(company=company, **asdict(data.technical))
+        technical = Contact.objects.create(company=company, kind=technical_kind, **asdict(data.technical))
         return technical, technical
     technical, commercial = Contact.objects.bulk_create(
-        [Contact(company=company, **asdict(data.technical)), Contact(company=company, **asdict(data.commercial))]
+        [
+            Contact(company=company, kind=technical_kind, **asdict(data.technical)),
+            Contact(company=company, kind=commercial_kind, **asdict(data.commercial)),
+        ]
     )
     return technical, commercial
 
@@ -301,8 +312,8 @@ def request_correct(*, raw_token: str, data: RequestData) -> TenantRequest:
             link_use(link)
             before = _snapshot(request)
             request.company_snapshot = _company_details(data)
-            request.technical_contact = _contact_upsert(request.company, data.technical)
-            request.commercial_contact = _contact_upsert(request.company, data.commercial)
+            request.technical_contact = _contact_upsert(request.company, data.technical, Contact.Kind.TECHNICAL)
+            request.commercial_contact = _contact_upsert(request.company, data.commercial, Contact.Kind.COMMERCIAL)
             request.domain_prefix = data.domain_prefix
             request.display_name = data.display_name
             request.tenant_country = data.tenant_country
