@@ -334,7 +334,7 @@ def agreements(request, company_id: int = CompanyId):
 KindName = Literal["technical", "commercial", "billing", "other"]
 
 
-class ContactOut(schemas.Schema):
+class CompanyContactOut(schemas.Schema):
     id: int
     first_name: str
     last_name: str
@@ -349,7 +349,7 @@ class ContactOut(schemas.Schema):
         return Membership.objects.filter(company_id=contact.company_id, user__email__iexact=contact.email).exists()
 
 
-class ContactIn(schemas.Schema):
+class CompanyContactIn(schemas.Schema):
     first_name: schemas.ShortText
     last_name: schemas.ShortText
     email: schemas.Email
@@ -358,7 +358,7 @@ class ContactIn(schemas.Schema):
     kind: KindName = "other"
 
 
-class ContactPatch(schemas.PartialBody):
+class CompanyContactPatch(schemas.PartialBody):
     first_name: schemas.ShortText | None = None
     last_name: schemas.ShortText | None = None
     email: schemas.Email | None = None
@@ -391,7 +391,7 @@ def _contact_change(change) -> Contact:
 
 @router.get(
     "/companies/{company_id}/contacts",
-    response={200: list[ContactOut], 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
+    response={200: list[CompanyContactOut], 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
     summary="The contacts of a company of yours",
 )
 def contacts(request, company_id: int = CompanyId):
@@ -401,10 +401,10 @@ def contacts(request, company_id: int = CompanyId):
 
 @router.post(
     "/companies/{company_id}/contacts",
-    response={201: ContactOut, **MEMBER_ERRORS},
+    response={201: CompanyContactOut, **MEMBER_ERRORS},
     summary="Add a contact (administrators): the request form's rules",
 )
-def contact_create(request, payload: ContactIn, company_id: int = CompanyId):
+def contact_create(request, payload: CompanyContactIn, company_id: int = CompanyId):
     company, _ = company_for(request.auth, company_id, Action.MANAGE_CONTACTS)
     fields = _contact_fields(company, payload.dict())
     return Status(201, _contact_change(lambda: contact_add(company_id=company_id, fields=fields)))
@@ -412,10 +412,10 @@ def contact_create(request, payload: ContactIn, company_id: int = CompanyId):
 
 @router.patch(
     "/companies/{company_id}/contacts/{contact_id}",
-    response={200: ContactOut, **MEMBER_ERRORS},
+    response={200: CompanyContactOut, **MEMBER_ERRORS},
     summary="Change a contact (administrators); the company keeps a technical and a commercial contact",
 )
-def contact_patch(request, payload: ContactPatch, company_id: int = CompanyId, contact_id: int = MemberId):
+def contact_patch(request, payload: CompanyContactPatch, company_id: int = CompanyId, contact_id: int = MemberId):
     company, _ = company_for(request.auth, company_id, Action.MANAGE_CONTACTS)
     contact = contacts_current(company).filter(pk=contact_id).first()
     if contact is None:
