@@ -2,8 +2,9 @@
 
 In-process: typesetting the agreement (PDF and the page HTML), sealing it (evidence page and PAdES seal) and
 verifying it, in CPU time (time.process_time: the machine's other work does not count) and wall time.
-Through gunicorn, when a benchmark database is set up: the staff "Validate" click and the signer's "Sign" click
-at BENCH_CLICK_USERS (5) concurrent users, BENCH_CLICKS (100) clicks each after a warm-up, p50 and p95.
+Through gunicorn configured as the README's production command (BENCH_CLICK_WORKERS=4 sync workers), when a
+benchmark database is set up: the staff "Validate" click and the signer's "Sign" click at BENCH_CLICK_USERS (5)
+concurrent users, BENCH_CLICKS (100) clicks each after a warm-up, p50 and p95.
 
 `bench/run.py` calls agreement_figures(env) and print_agreement_figures(). Alone, on the same database as
 bench/run.py (PostgreSQL when reachable, else SQLite; its data is wiped): `.venv/bin/python bench/agreements.py`.
@@ -319,10 +320,11 @@ def click_figures(env: dict[str, str], baseline_ms: float) -> dict:
     data.clean()
     data.staff_create()
     request_ids = _requests_to_validate(WARMUP + CLICKS)
-    server = Gunicorn(
+    settled = {"validate": data.settle()}
+    server = Gunicorn(  # as the README's production command: 4 sync workers
         env,
-        workers=int(os.environ.get("BENCH_WORKERS", "2")),
-        threads=int(os.environ.get("BENCH_THREADS", "4")),
+        workers=int(os.environ.get("BENCH_CLICK_WORKERS", "4")),
+        threads=int(os.environ.get("BENCH_CLICK_THREADS", "1")),
         port=free_port(),
     )
     with server:
@@ -330,6 +332,7 @@ def click_figures(env: dict[str, str], baseline_ms: float) -> dict:
         validate = _click(server, "Validate (staff)", _validate_send(list(request_ids)), staff)
         validated = _stages(request_ids)
         tokens = _signing_links(request_ids)
+        settled["sign"] = data.settle()
 
         async def signer_prepare(http, browser) -> None:
             await csrf_fetch(http, browser, "/verify/")
@@ -354,6 +357,7 @@ def click_figures(env: dict[str, str], baseline_ms: float) -> dict:
         "clicks": clicks,
         "stages_after_validate": validated,
         "stages_after_sign": signed,
+        "machine_busy_before_pct": {click: round(share * 100) for click, share in settled.items()},
     }
 
 
@@ -389,7 +393,8 @@ def print_agreement_figures(figures: dict) -> None:
     clicks = figures["clicks"]
     print(
         f"\nClicks through {clicks['server']}: {clicks['users']} concurrent users, after {clicks['warmup']} warm-up "
-        f"clicks; bare pyHanko signature {clicks['bare_signature_ms']:.1f} ms (wall median, same run)"
+        f"clicks; bare pyHanko signature {clicks['bare_signature_ms']:.1f} ms (wall median, same run); database "
+        f"vacuumed and machine settled before each (busy {clicks['machine_busy_before_pct']} % just before)"
     )
     print(
         f"  {'click':18} {'clicks':>6} {'errors':>6} {'p50':>9} {'p95':>9} {'p50 × bare':>11} {'p95 × bare':>11}"

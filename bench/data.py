@@ -25,6 +25,25 @@ def clean() -> None:
     connection.close()
 
 
+def settle(*, busy_below: float = 0.3, within: float = 20.0) -> float:
+    """Before a latency measure that follows bulk writes: PostgreSQL vacuums and analyses now rather than during the
+    measure, then we wait (up to `within` seconds) for the machine to be mostly idle. Returns its busy share."""
+    from bench.server import machine_cpu
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")  # in autocommit: VACUUM cannot run inside a transaction
+    connection.close()
+    deadline = time.monotonic() + within
+    while True:
+        busy, total = machine_cpu()
+        time.sleep(1)
+        busy_after, total_after = machine_cpu()
+        share = (busy_after - busy) / max(total_after - total, 1)
+        if share < busy_below or time.monotonic() > deadline:
+            return share
+
+
 def staff_create() -> User:
     user = User.objects.create_user(STAFF_EMAIL, STAFF_PASSWORD, is_staff=True, first_name="Bench", last_name="Staff")
     connection.close()

@@ -1,4 +1,5 @@
 import base64
+from collections.abc import Callable
 from io import BytesIO
 from urllib.parse import quote
 
@@ -163,6 +164,22 @@ def locked_out(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpR
     return response
 
 
+def _new_password(request: HttpRequest, complete: Callable[[str], User]) -> tuple[NewPasswordForm, User | None]:
+    """The new-password form of an e-mailed link; the user once `complete` took the password (its validators'
+    reasons go beside the field)."""
+    form = NewPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            return form, complete(form.cleaned_data["password1"])
+        except ValidationError as error:
+            form.add_error("password1", error)
+    return form, None
+
+
+def _password_page(request: HttpRequest, template: str, form: NewPasswordForm, person: User) -> HttpResponse:
+    return render(request, template, {"form": form, "person": person}, status=400 if form.errors else 200)
+
+
 @link_view(
     lambda request, token: activation_find(token),
     dead_template="accounts/activation_dead.html",
@@ -170,47 +187,48 @@ def locked_out(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpR
 )
 def activate(request: HttpRequest, link: ActivationLink, token: str) -> HttpResponse:
     """First sign-in of a new technical contact: set a password, then land in the portal on the company."""
-    form = NewPasswordForm(request.POST or None)
+    form, user = _new_password(request, lambda password: activation_complete(raw=token, password=password))
+    if user is None:
+        return _password_page(request, "accounts/activate.html", form, link.user)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(request, "Welcome: your password is set. You can also set up two-step sign-in below.")
+    return redirect("/")
+
+
+def _link_asked(request: HttpRequest, *, limit: str, template: str, ask: Callable[[str], None], notice: str):
+    """Someone asks for a link by e-mail address: rate-limited, and the same answer whether or not it is known."""
+    form = ResendForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = activation_complete(raw=token, password=form.cleaned_data["password1"])
-        except ValidationError as error:
-            form.add_error("password1", error)
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, "Welcome: your password is set. You can also set up two-step sign-in below.")
-            return redirect("/")
-    return render(
-        request, "accounts/activate.html", {"form": form, "person": link.user}, status=400 if form.errors else 200
-    )
+            rate_limit(request, limit, emails=[form.cleaned_data["email"]])
+        except RateLimited as limited:
+            return rate_limited_page(request, limited, template, {"form": form})
+        ask(form.cleaned_data["email"])
+        messages.info(request, notice)
+        return redirect("accounts:login")
+    return render(request, template, {"form": form}, status=400 if form.errors else 200)
 
 
 def activation_ask(request: HttpRequest) -> HttpResponse:
-    """Ask for a new activation link; the answer is the same whether or not the address is known."""
-    form = ResendForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            rate_limit(request, "activation", emails=[form.cleaned_data["email"]])
-        except RateLimited as limited:
-            return rate_limited_page(request, limited, "accounts/activation_ask.html", {"form": form})
-        activation_resend(email=form.cleaned_data["email"])
-        messages.info(request, "If this address has portal access waiting to be activated, a new link is on its way.")
-        return redirect("accounts:login")
-    return render(request, "accounts/activation_ask.html", {"form": form}, status=400 if form.errors else 200)
+    """Ask for a new activation link."""
+    return _link_asked(
+        request,
+        limit="activation",
+        template="accounts/activation_ask.html",
+        ask=lambda email: activation_resend(email=email),
+        notice="If this address has portal access waiting to be activated, a new link is on its way.",
+    )
 
 
 def password_reset_request(request: HttpRequest) -> HttpResponse:
-    """Forgot the password: the same answer whether or not an account uses the address."""
-    form = ResendForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            rate_limit(request, "password_reset", emails=[form.cleaned_data["email"]])
-        except RateLimited as limited:
-            return rate_limited_page(request, limited, "accounts/password_reset_ask.html", {"form": form})
-        password_reset_ask(email=form.cleaned_data["email"])
-        messages.info(request, RESET_ASKED)
-        return redirect("accounts:login")
-    return render(request, "accounts/password_reset_ask.html", {"form": form}, status=400 if form.errors else 200)
+    """Forgot the password."""
+    return _link_asked(
+        request,
+        limit="password_reset",
+        template="accounts/password_reset_ask.html",
+        ask=lambda email: password_reset_ask(email=email),
+        notice=RESET_ASKED,
+    )
 
 
 @link_view(
@@ -220,21 +238,12 @@ def password_reset_request(request: HttpRequest) -> HttpResponse:
 )
 def password_reset(request: HttpRequest, link: PasswordResetLink, token: str) -> HttpResponse:
     """The e-mailed link: choose a new password, then sign in with it (and the code, where there is one)."""
-    form = NewPasswordForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            password_reset_complete(raw=token, password=form.cleaned_data["password1"])
-        except ValidationError as error:
-            form.add_error("password1", error)
-        else:
-            logout(request)
-            messages.success(
-                request, "Your password is changed, and every session signed in before is closed: sign in."
-            )
-            return redirect("accounts:login")
-    return render(
-        request, "accounts/password_reset.html", {"form": form, "person": link.user}, status=400 if form.errors else 200
-    )
+    form, user = _new_password(request, lambda password: password_reset_complete(raw=token, password=password))
+    if user is None:
+        return _password_page(request, "accounts/password_reset.html", form, link.user)
+    logout(request)
+    messages.success(request, "Your password is changed, and every session signed in before is closed: sign in.")
+    return redirect("accounts:login")
 
 
 def _account_page(request: HttpRequest, *, profile=None, password=None, status: int = 200) -> HttpResponse:

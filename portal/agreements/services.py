@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -229,14 +230,11 @@ def invitation_find(raw: str, *, lock: bool = False, used_ok: bool = False) -> S
 
 def _signing_locked(raw: str) -> tuple[TenantRequest, SigningInvitation]:
     """The request row-locked first, as expiry locks it (one of the two wins), then its live invitation."""
-    request_id = (
-        SigningInvitation.objects.filter(token_hash=token_hash(raw or ""))
-        .values_list("agreement__request_id", flat=True)
-        .first()
-    )
-    if request_id is None:
-        raise LinkUnknown()
-    request = pipeline.request_locked(request_id)
+    of_token = SigningInvitation.objects.filter(token_hash=token_hash(raw or "")).values("agreement__request_id")
+    try:
+        request = pipeline.request_locked(Subquery(of_token[:1]))
+    except TenantRequest.DoesNotExist:
+        raise LinkUnknown() from None
     invitations = SigningInvitation.objects.select_related("agreement").defer("agreement__signed_pdf")
     invitation = link_open(invitations, raw, lock=True, reason=dead_reason)
     invitation.agreement.request = request

@@ -1,5 +1,6 @@
 """The signed-in person (`/me`) and their companies, under the company permission table."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
@@ -127,7 +128,7 @@ def companies(request):
 
 @router.get(
     "/companies/{company_id}",
-    response={200: CompanyDetailOut, 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
+    response={200: CompanyDetailOut, **schemas.READ_ERRORS},
     summary="A company of yours: its profile and tenants",
 )
 def company(request, company_id: int = CompanyId):
@@ -137,14 +138,7 @@ def company(request, company_id: int = CompanyId):
 
 RoleName = Literal["admin", "billing", "technical", "readonly"]
 MemberId = schemas.Path(..., ge=1, le=2**63 - 1)
-MEMBER_ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    409: schemas.Error,
-    422: schemas.Error,
-}
+MEMBER_ERRORS = schemas.CHANGE_ERRORS
 
 
 class MemberOut(schemas.Schema):
@@ -161,18 +155,23 @@ class MemberRoleIn(schemas.Schema):
     role: RoleName
 
 
-def _member_change(change) -> Membership:
+def _refusals[T](change: Callable[[], T], *, missing: type[Exception], what: str, refused: type[Exception]) -> T:
+    """A change of the company's: 404 when its object is not the company's, 409 when a rule refuses it."""
     try:
         return change()
-    except Membership.DoesNotExist:
-        raise HttpError(404, "No such member of this company.") from None
-    except LastAdmin as refused:
-        raise HttpError(409, str(refused)) from None
+    except missing:
+        raise HttpError(404, f"No such {what} of this company.") from None
+    except refused as error:
+        raise HttpError(409, str(error)) from None
+
+
+def _member_change(change: Callable[[], Membership]) -> Membership:
+    return _refusals(change, missing=Membership.DoesNotExist, what="member", refused=LastAdmin)
 
 
 @router.get(
     "/companies/{company_id}/members",
-    response={200: list[MemberOut], 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
+    response={200: list[MemberOut], **schemas.READ_ERRORS},
     summary="The people with access to a company of yours, and their roles",
 )
 def members(request, company_id: int = CompanyId):
@@ -244,12 +243,7 @@ def company_update(request, payload: CompanyPatch, company_id: int = CompanyId):
             data[field] = value
     form = CompanyProfileForm(data)
     if not form.is_valid():
-        errors = [
-            {"loc": ["body", *PROFILE_LOCATIONS[field]], "msg": str(error.message % (error.params or {}))}
-            for field, field_errors in form.errors.as_data().items()
-            for error in field_errors
-        ]
-        return Status(422, {"detail": errors})
+        raise schemas.form_field_errors(form, PROFILE_LOCATIONS)
     return company_profile_update(company_id=company_id, changes={f: form.cleaned_data[f] for f in EDITABLE})
 
 
@@ -371,27 +365,17 @@ def _contact_fields(company, data: dict) -> dict[str, str]:
     """The request form's rules over the contact's fields: 422 listing what is wrong."""
     form = ContactForm(data, country=company.country)
     if not form.is_valid():
-        errors = [
-            {"loc": ["body", field], "msg": str(error.message % (error.params or {}))}
-            for field, field_errors in form.errors.as_data().items()
-            for error in field_errors
-        ]
-        raise schemas.FieldErrors(errors)
+        raise schemas.form_field_errors(form, {})
     return {field: form.cleaned_data[field] for field in CONTACT_FIELDS}
 
 
-def _contact_change(change) -> Contact:
-    try:
-        return change()
-    except Contact.DoesNotExist:
-        raise HttpError(404, "No such contact of this company.") from None
-    except ContactRefused as refused:
-        raise HttpError(409, str(refused)) from None
+def _contact_change(change: Callable[[], Contact]) -> Contact:
+    return _refusals(change, missing=Contact.DoesNotExist, what="contact", refused=ContactRefused)
 
 
 @router.get(
     "/companies/{company_id}/contacts",
-    response={200: list[CompanyContactOut], 401: schemas.Error, 403: schemas.Error, 404: schemas.Error, 422: schemas.Error},
+    response={200: list[CompanyContactOut], **schemas.READ_ERRORS},
     summary="The contacts of a company of yours",
 )
 def contacts(request, company_id: int = CompanyId):

@@ -277,3 +277,19 @@ class PartialBody(Schema):
             fields = ", ".join(f'"{name}"?' for name in cls.model_fields)
             raise ValueError(f"The body is a JSON object: {{{fields}}}.")
         return value
+
+
+# The answers of a route that changes something, besides its success.
+CHANGE_ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 422: Error}
+READ_ERRORS = {401: Error, 403: Error, 404: Error, 422: Error}
+
+
+def form_field_errors(form, locations: dict[str, tuple[str, ...]]) -> FieldErrors:
+    """A Django form's errors, each pointing at its place in the JSON body."""
+    return FieldErrors(
+        [
+            {"loc": ["body", *locations.get(field, (field,))], "msg": str(error.message % (error.params or {}))}
+            for field, errors in form.errors.as_data().items()
+            for error in errors
+        ]
+    )

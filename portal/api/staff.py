@@ -14,14 +14,7 @@ from portal.onboarding.stages import Stage
 
 router = Router(tags=["staff"], auth=SIGNED_IN)
 
-ERRORS = {
-    400: schemas.Error,
-    401: schemas.Error,
-    403: schemas.Error,
-    404: schemas.Error,
-    409: schemas.Error,
-    422: schemas.Error,
-}
+ERRORS = schemas.CHANGE_ERRORS
 
 
 class ListFilters(schemas.Schema):

@@ -1,5 +1,6 @@
 """The one place where a request changes stage."""
 
+from django.db.models import Subquery
 from django.utils import timezone
 
 from portal.accounts.models import User
@@ -27,7 +28,7 @@ class IllegalMove(Exception):
         )
 
 
-def request_locked(request_id: int) -> TenantRequest:
+def request_locked(request_id: int | Subquery) -> TenantRequest:
     """The request, row-locked until the transaction ends, with what pages and e-mails show of it."""
     return (
         TenantRequest.objects.select_for_update()
