@@ -61,14 +61,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
-    def get_session_auth_hash(self) -> str:
-        """Django's check of a session against the password, with the epoch that "sign out everywhere else" raises.
-        At epoch 0 it is Django's own, so the sessions open before the epoch existed stay valid."""
+    def _get_session_auth_hash(self, secret=None) -> str:
+        """Django's check of a session against the password (also under SECRET_KEY_FALLBACKS), with the epoch that
+        "sign out everywhere else" raises. At epoch 0 it is Django's own, so sessions opened before the epoch
+        existed stay valid."""
         if not self.sessions_epoch:
-            return super().get_session_auth_hash()
+            return super()._get_session_auth_hash(secret=secret)  # type: ignore[misc]  # not in the stubs
         return salted_hmac(
             "portal.accounts.User.get_session_auth_hash",
             f"{self.password}:{self.sessions_epoch}",
+            secret=secret,
             algorithm="sha256",
         ).hexdigest()
 
