@@ -51,7 +51,17 @@ def test_no_page_scrolls_sideways_on_a_390_px_phone(live_server, browser, settin
     too_wide = {}
     for user, paths in (
         (None, ["/", "/request-tenant/", "/accounts/login/", "/accounts/password/reset/", "/verify/"]),
-        (tess, ["/", f"/requests/{request.pk}/", "/accounts/profile/"]),
+        (
+            tess,
+            [
+                "/",
+                f"/requests/{request.pk}/",
+                "/accounts/profile/",
+                f"/c/{request.company_id}/",
+                f"/c/{request.company_id}/profile/",
+                f"/c/{request.company_id}/contacts/new/",
+            ],
+        ),
         (vera, ["/backoffice/", f"/backoffice/requests/{request.pk}/", "/backoffice/sign-in-lockouts/"]),
     ):
         for path, width in widths(browser, live_server, paths, user).items():
