@@ -48,6 +48,14 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=0, help_text="Raised to sign the user out everywhere else; part of every session's check."
     )
     companies = models.ManyToManyField("companies.Company", through="companies.Membership", related_name="users")
+    last_company = models.ForeignKey(
+        "companies.Company",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The company whose pages the user opened last: where sign-in lands.",
+    )
 
     objects = UserManager()
 
@@ -73,6 +81,15 @@ class User(AbstractBaseUser, PermissionsMixin):
             secret=secret,
             algorithm="sha256",
         ).hexdigest()
+
+    def landing_path(self) -> str:
+        """Where sign-in lands: the back-office for staff, the last company used while the user still belongs to it,
+        else the portal home (every company and request of the user)."""
+        if self.is_staff:
+            return "/backoffice/"
+        if self.last_company_id and self.memberships.filter(company_id=self.last_company_id).exists():
+            return f"/c/{self.last_company_id}/"
+        return "/"
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip() or self.email

@@ -53,7 +53,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         assert form.user is not None
         login(request, form.user, backend="django.contrib.auth.backends.ModelBackend")
-        landing = _next_url(request, "/backoffice/" if form.user.is_staff else "/")
+        landing = _next_url(request, form.user.landing_path())
         if second_factor_required(form.user):
             second_factor_expect(request)
             return redirect(f"/accounts/mfa/?next={quote(landing)}")

@@ -90,6 +90,8 @@ def company_view(action: Action = Action.VIEW) -> Callable[[CompanyView], Compan
                 company, role = company_for(request.user, company_id, action)
             except NotAllowed as refused:
                 return render(request, "companies/not_allowed.html", {"reason": str(refused)}, status=403)
+            if request.user.last_company_id != company.pk:  # sign-in lands here next time
+                User.objects.filter(pk=request.user.pk).update(last_company=company)
             return view(request, company, role, *args, **kwargs)
 
         return wrapper
