@@ -1,4 +1,5 @@
 import logging
+import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -35,8 +36,15 @@ class Command(BaseCommand):
             startup_delay=not once,
             worker_id=worker_id or worker_id_new(),
         )
+        # The worker's handlers hold for its run only: a caller that runs it in-process (`--once`)
+        # gets its own handlers back afterwards.
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
         worker.configure_signals()
-        worker.run()
+        try:
+            worker.run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def sweep(self, verbosity: int) -> None:
         orphans = tasks_recover_orphans()
