@@ -10,6 +10,7 @@ from django.utils import timezone
 from portal.accounts.models import User
 from portal.companies.forms import EDITABLE
 from portal.companies.models import Company, Contact, Invitation, Membership
+from portal.companies.signals import profile_changed
 from portal.core.links import link_issue, link_open, link_revoke, link_use
 from portal.core.sealed_box import open_text
 from portal.core.text import CONTROL_REFUSED, control_characters_in
@@ -91,9 +92,12 @@ def company_profile_update(*, company_id: int, changes: dict[str, str]) -> Compa
         raise ValueError(f"Not editable here: {', '.join(sorted(unknown))}.")
     with transaction.atomic():
         company = Company.objects.select_for_update().get(pk=company_id)
-        for field, value in changes.items():
-            setattr(company, field, value)
-        company.save(update_fields=list(changes))
+        changed = [field for field, value in changes.items() if getattr(company, field) != value]
+        for field in changed:
+            setattr(company, field, changes[field])
+        if changed:
+            company.save(update_fields=changed)
+            transaction.on_commit(lambda: profile_changed.send(sender=Company, company=company, fields=changed))
     return company
 
 

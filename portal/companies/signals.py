@@ -1,0 +1,8 @@
+"""What other parts of the portal hear from the companies: a profile that changed (Microsoft's billing profile
+follows it)."""
+
+from django.dispatch import Signal
+
+# Sent once the change is committed; keyword arguments: `company` (the Company as saved) and `fields` (the names
+# of the fields that changed, Company's own field names).
+profile_changed = Signal()
