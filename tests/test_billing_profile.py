@@ -15,6 +15,8 @@ from portal.onboarding.services import request_submit, request_validate
 from portal.provisioning.base import PreconditionFailed, get_provisioner, provisioner_reset
 from portal.provisioning.models import BillingProfileSync, SimulatedBillingProfile, Tenant
 from tests.conftest import request_data, sign
+from tests.test_browser import browser, expect  # noqa: F401  (browser: the fixture)
+from tests.test_phone_width import LONG_NAME, session_cookie
 
 PROFILE = "/profiles/billing"
 
@@ -107,6 +109,20 @@ def test_a_412_is_resolved_by_reading_the_profile_again(at_microsoft, fake_partn
     assert stored["defaultAddress"]["region"] == "Oost-Vlaanderen"  # Microsoft's change survives
     assert stored["defaultAddress"]["addressLine1"] == "Veldstraat 10"  # and ours arrived
     assert _sync(at_microsoft).status == "ok"
+
+
+def test_partner_center_takes_an_update_only_with_the_current_etag(at_microsoft, fake_partner_center):
+    """As documented: If-Match is required (400 without it), a stale one is answered 412 (PreconditionFailed)."""
+    provisioner = get_provisioner()
+    profile = provisioner.billing_profile_get(customer_id=at_microsoft.customer_id)
+    without = provisioner._api("PUT", _path(at_microsoft), json_body=profile.resource)  # type: ignore[attr-defined]
+    assert without.status == 400 and "If-Match" in without.json()["description"]
+    fake_partner_center.billing_profile_change(at_microsoft.customer_id, {"defaultAddress.city": "Brugge"})
+    with pytest.raises(PreconditionFailed):
+        provisioner.billing_profile_update(
+            customer_id=at_microsoft.customer_id, profile=profile.resource, etag=profile.etag
+        )
+    assert fake_partner_center.billing_profile(at_microsoft.customer_id)["defaultAddress"]["city"] == "Brugge"
 
 
 def test_a_field_changed_on_both_sides_is_kept_at_microsoft_and_shown_to_staff(
@@ -229,3 +245,45 @@ def test_the_simulated_provisioner_keeps_the_profile_in_the_database_by_the_same
     sync = _sync(tenant)
     assert sync.status == "conflict"
     assert sync.conflicts["defaultAddress.city"] == {"portal": "Antwerpen", "microsoft": "Brugge", "synced": "Gent"}
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_staff_read_a_conflict_at_390_px_and_push_again_by_keyboard(live_server, browser, settings):  # noqa: F811
+    settings.STAFF_REQUIRE_MFA = False
+    settings.SECURE_SSL_REDIRECT = False
+    request = request_submit(data=request_data(legal_name=LONG_NAME, domain_prefix="brightwaveextraordinarily"))
+    tenant = Tenant.objects.create(
+        request=request,
+        company=request.company,
+        customer_id="c0ffee00-0000-4000-8000-000000000001",
+        domain=request.domain,
+    )
+    BillingProfileSync.objects.create(
+        tenant=tenant,
+        status=BillingProfileSync.Status.CONFLICT,
+        synced_at=timezone.now(),
+        conflicts={
+            "defaultAddress.addressLine1": {
+                "portal": "Extraordinarily Long Street Name of the Company Headquarters 1234",
+                "microsoft": "Another Extraordinarily Long Street Name Typed in Partner Center 99",
+                "synced": "Korenmarkt 1",
+            }
+        },
+    )
+    vera = User.objects.create_user("vera@reseller.example", "Vera-validates-2026", is_staff=True)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
+    context.add_cookies([session_cookie(live_server, vera)])
+    page = context.new_page()
+    page.goto(f"{live_server.url}/backoffice/requests/{request.pk}/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.get_by_text("Another Extraordinarily Long Street Name").is_visible()
+
+    page.get_by_text("Push again…").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Yes, push the billing profile"
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("on its way to Microsoft")).to_be_visible()
+    context.close()
+    assert _sync_jobs() == 1
