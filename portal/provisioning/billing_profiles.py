@@ -205,23 +205,22 @@ def billing_profile_sync(*, tenant_id: int) -> str:
 
 def _sync(provisioner: Provisioner, tenant: Tenant) -> str:
     record = BillingProfileSync.objects.filter(tenant=tenant).first()
-    portal = billing_profile_values(tenant.company)
-    for attempt in (1, 2):
-        current = provisioner.billing_profile_get(customer_id=tenant.customer_id)
-        merge = billing_profile_merge(portal=portal, microsoft=current.values(), synced=record.synced if record else {})
-        if not merge.send:
-            return _synced(tenant, merge, current)
-        try:
-            stored = provisioner.billing_profile_update(
-                customer_id=tenant.customer_id, profile=current.with_values(merge.send), etag=current.etag
-            )
-        except PreconditionFailed:
-            if attempt == 2:
-                raise
-            logger.info("The billing profile of tenant %s changed at Microsoft meanwhile; reading it again", tenant.pk)
-            continue
-        return _synced(tenant, merge, stored)
-    raise AssertionError("unreachable")
+    portal, synced = billing_profile_values(tenant.company), (record.synced if record else {})
+    try:
+        return _sync_once(provisioner, tenant, portal, synced)
+    except PreconditionFailed:  # changed at Microsoft between our read and our update: decide once more
+        logger.info("The billing profile of tenant %s changed at Microsoft meanwhile; reading it again", tenant.pk)
+        return _sync_once(provisioner, tenant, portal, synced)
+
+
+def _sync_once(provisioner: Provisioner, tenant: Tenant, portal: dict[str, str], synced: dict[str, str]) -> str:
+    current = provisioner.billing_profile_get(customer_id=tenant.customer_id)
+    merge = billing_profile_merge(portal=portal, microsoft=current.values(), synced=synced)
+    if merge.send:
+        current = provisioner.billing_profile_update(
+            customer_id=tenant.customer_id, profile=current.with_values(merge.send), etag=current.etag
+        )
+    return _synced(tenant, merge, current)
 
 
 def _labels(fields: dict) -> str:

@@ -58,7 +58,7 @@ class BillingProfileSync(models.Model):
     """
 
     class Status(models.TextChoices):
-        OK = "ok", "In step"
+        OK = "ok", "Synced"
         CONFLICT = "conflict", "Conflict"
         FAILED = "failed", "Failed"
 
