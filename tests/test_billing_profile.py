@@ -13,6 +13,7 @@ from portal.companies.services import company_profile_update
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.services import request_submit, request_validate
 from portal.provisioning.base import PreconditionFailed, get_provisioner, provisioner_reset
+from portal.provisioning.billing_profiles import billing_profile_merge
 from portal.provisioning.models import BillingProfileSync, SimulatedBillingProfile, Tenant
 from tests.conftest import request_data, sign
 from tests.test_browser import browser, expect  # noqa: F401  (browser: the fixture)
@@ -47,6 +48,26 @@ def _sync(tenant: Tenant) -> BillingProfileSync:
 
 def _sync_jobs() -> int:
     return DBTaskResult.objects.filter(task_path="portal.provisioning.tasks.sync_billing_profile").count()
+
+
+@pytest.mark.parametrize(
+    ("portal", "microsoft", "synced", "sent", "kept"),
+    [
+        ("Meir 1", "Korenmarkt 1", "Korenmarkt 1", "Meir 1", ""),  # changed in the portal: ours goes
+        ("Korenmarkt 1", "Meir 1", "Korenmarkt 1", None, "difference"),  # changed at Microsoft: theirs stays
+        ("Meir 1", "Veldstraat 1", "Korenmarkt 1", None, "conflict"),  # changed on both sides: theirs stays
+        ("Meir 1", "Meir 1", "Korenmarkt 1", None, ""),  # the same change on both sides: agreed
+        ("Meir 1", "Korenmarkt 1", None, "Meir 1", ""),  # nothing agreed yet: the portal's
+    ],
+)
+def test_each_field_is_decided_against_the_value_both_sides_last_agreed_on(portal, microsoft, synced, sent, kept):
+    field = "defaultAddress.addressLine1"
+    merge = billing_profile_merge(
+        portal={field: portal}, microsoft={field: microsoft}, synced={} if synced is None else {field: synced}
+    )
+    assert merge.send.get(field) == sent
+    assert (field in merge.conflicts, field in merge.differences) == (kept == "conflict", kept == "difference")
+    assert merge.synced[field] == (synced if kept else portal)
 
 
 def test_a_profile_change_reaches_microsoft_with_the_etag_it_read(at_microsoft, fake_partner_center, worker):

@@ -72,6 +72,28 @@ class CustomerProfile:
     address: Address
 
 
+def billing_profile_of(profile: CustomerProfile) -> dict[str, Any]:
+    """The billing profile a customer is created with, in Partner Center's names (billingProfile of the creation)."""
+    address = {
+        "country": profile.address.country.upper(),
+        "city": profile.address.city,
+        "addressLine1": profile.address.line1,
+        "postalCode": profile.address.postal_code,
+        "firstName": profile.first_name,
+        "lastName": profile.last_name,
+        "phoneNumber": profile.phone,
+    }
+    if profile.address.line2:
+        address["addressLine2"] = profile.address.line2
+    return {
+        "email": profile.email,
+        "culture": profile.culture,
+        "language": profile.language,
+        "companyName": profile.company_name,
+        "defaultAddress": address,
+    }
+
+
 @dataclass(frozen=True)
 class Customer:
     id: str  # Microsoft's customer (tenant) id

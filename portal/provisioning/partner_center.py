@@ -77,6 +77,7 @@ from portal.provisioning.base import (
     ProvisionerError,
     ProvisionerNotAuthorized,
     ProvisionerUnavailable,
+    billing_profile_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -340,30 +341,10 @@ class PartnerCenterProvisioner:
 
     @staticmethod
     def _customer_body(profile: CustomerProfile, domain: str, *, with_registration_number: bool) -> dict:
-        address = {
-            "country": profile.address.country.upper(),
-            "city": profile.address.city,
-            "addressLine1": profile.address.line1,
-            "postalCode": profile.address.postal_code,
-            "firstName": profile.first_name,
-            "lastName": profile.last_name,
-            "phoneNumber": profile.phone,
-        }
-        if profile.address.line2:
-            address["addressLine2"] = profile.address.line2
         company: dict[str, str] = {"domain": domain, "companyName": profile.company_name}
         if with_registration_number and profile.registration_number:
             company["organizationRegistrationNumber"] = profile.registration_number
-        return {
-            "companyProfile": company,
-            "billingProfile": {
-                "email": profile.email,
-                "culture": profile.culture,
-                "language": profile.language,
-                "companyName": profile.company_name,
-                "defaultAddress": address,
-            },
-        }
+        return {"companyProfile": company, "billingProfile": billing_profile_of(profile)}
 
     @staticmethod
     def _created_customer(body: dict, domain: str) -> Customer:

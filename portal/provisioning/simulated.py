@@ -15,6 +15,7 @@ from portal.provisioning.base import (
     PreconditionFailed,
     ProvisionerError,
     ProvisionerUnavailable,
+    billing_profile_of,
 )
 from portal.provisioning.models import SimulatedBillingProfile, SimulatedCustomer
 
@@ -25,27 +26,13 @@ def _new_etag() -> str:
 
 def _billing_resource(profile: CustomerProfile) -> dict[str, Any]:
     """The billing profile Partner Center keeps for a customer created with this profile."""
-    address = profile.address
+    created = billing_profile_of(profile)
     return {
         "id": str(uuid.uuid4()),
         "firstName": profile.first_name,
         "lastName": profile.last_name,
-        "email": profile.email,
-        "culture": profile.culture,
-        "language": profile.language,
-        "companyName": profile.company_name,
-        "defaultAddress": {
-            "country": address.country.upper(),
-            "region": "",
-            "city": address.city,
-            "state": "",
-            "addressLine1": address.line1,
-            "addressLine2": address.line2,
-            "postalCode": address.postal_code,
-            "firstName": profile.first_name,
-            "lastName": profile.last_name,
-            "phoneNumber": profile.phone,
-        },
+        **created,
+        "defaultAddress": {"region": "", "state": "", "addressLine2": "", **created["defaultAddress"]},
         "attributes": {"objectType": "CustomerBillingProfile"},
     }
 
