@@ -232,8 +232,13 @@ def test_microsoft_unavailable_is_tried_again_after_a_back_off(
     )
 
 
-def test_a_company_without_a_tenant_at_microsoft_enqueues_nothing(submitted, worker):
+def test_a_company_without_a_tenant_at_microsoft_enqueues_nothing(submitted, worker, client, vera):
     company_profile_update(company_id=submitted.company_id, changes={"address_line1": "Veldstraat 10"})
+    assert _sync_jobs() == 0
+    client.force_login(vera)
+    answer = client.post(f"/backoffice/requests/{submitted.pk}/billing-profile/push/", follow=True)
+    assert answer.status_code == 200 and "no tenant at Microsoft yet" in answer.content.decode()
+    assert client.post("/backoffice/requests/999999/billing-profile/push/").status_code == 302
     assert _sync_jobs() == 0
 
 
