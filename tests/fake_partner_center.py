@@ -19,10 +19,20 @@ settings at it, selects PROVISIONER="partner_center", and yields the FakePartner
                                     answers every token request 400 {"error": "invalid_grant", ...}
     fake.refuse_api(status)         every Partner Center call answers 401 or 403 (None: back to normal)
     fake.headers(name, ...)         one header of every Partner Center call, in order (MS-RequestId, ...)
+    fake.billing_profile(customer_id)   the customer's billing profile as stored (a copy)
+    fake.billing_profile_change(customer_id, {"defaultAddress.city": "Brugge", ...})
+                                    someone changes the profile in Partner Center: a new ETag
+    fake.change_billing_profile_before_next_put(customer_id, {...})
+                                    the same change, made just before the next PUT of that profile is handled
+                                    (the PUT then carries a stale If-Match and is answered 412)
+
+GET /v1/customers/{id}/profiles/billing answers the profile with its ETag in attributes.etag; PUT takes the whole
+resource and needs If-Match with the current ETag: without it 400, with another 412; every change gets a new ETag.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 import socket
@@ -83,6 +93,10 @@ def _camel(value: Any) -> Any:
     return value
 
 
+def _new_etag() -> str:
+    return str(secrets.randbits(62))
+
+
 def _error(status: int, code: str | int, description: str) -> Answer:
     return Answer(status, {"code": code, "description": description, "data": [], "source": "PartnerFD"})
 
@@ -127,6 +141,7 @@ class FakePartnerCenter:
         self._server: ThreadingHTTPServer | None = None
         self._tokens_revoked = False
         self._api_refusal: int | None = None
+        self._before_billing_put: dict[str, dict[str, str]] = {}
         self.customer_created = threading.Event()
         self.hold_answer_after_create: threading.Event | None = None
 
@@ -206,6 +221,26 @@ class FakePartnerCenter:
         with self.lock:
             return next((c for c in self.customers if c["companyProfile"]["domain"].lower() == domain.lower()), None)
 
+    def billing_profile(self, customer_id: str) -> dict:
+        with self.lock:
+            return copy.deepcopy(self._customer_by_id(customer_id)["billingProfile"])
+
+    def billing_profile_change(self, customer_id: str, changes: dict[str, str]) -> None:
+        with self.lock:
+            profile = self._customer_by_id(customer_id)["billingProfile"]
+            for name, value in changes.items():
+                section, _, key = name.rpartition(".")
+                (profile.setdefault(section, {}) if section else profile)[key] = value
+            profile["attributes"]["etag"] = _new_etag()
+
+    def change_billing_profile_before_next_put(self, customer_id: str, changes: dict[str, str]) -> None:
+        with self.lock:
+            self._before_billing_put[customer_id] = changes
+
+    def _customer_by_id(self, customer_id: str) -> dict:
+        """Call with the lock held."""
+        return next(c for c in self.customers if c["id"] == customer_id)
+
     # Dispatch (called by the handler)
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Answer | None:
@@ -276,6 +311,10 @@ class FakePartnerCenter:
                 return self._agreement_metadata(request)
             case "POST", ["customers", customer_id, "agreements"]:
                 return self._idempotent(request, lambda r: self._confirm_agreement(r, customer_id))
+            case "GET", ["customers", customer_id, "profiles", "billing"]:
+                return self._get_billing_profile(customer_id)
+            case "PUT", ["customers", customer_id, "profiles", "billing"]:
+                return self._idempotent(request, lambda r: self._put_billing_profile(r, customer_id))
         return _error(404, "1000", "Not found")
 
     # Entra ID
@@ -506,12 +545,17 @@ class FakePartnerCenter:
             },
             "billingProfile": {
                 "id": str(uuid.uuid4()),
+                "firstName": address["firstName"],
+                "lastName": address["lastName"],
                 "email": billing["email"],
                 "culture": billing["culture"],
                 "language": billing["language"],
                 "companyName": billing["companyName"],
-                "defaultAddress": address,
-                "attributes": {"etag": str(secrets.randbits(62)), "objectType": "CustomerBillingProfile"},
+                "defaultAddress": {"region": "", "state": "", "addressLine2": "", **address},
+                "links": {
+                    "self": {"uri": f"/customers/{customer_id}/profiles/billing", "method": "GET", "headers": []}
+                },
+                "attributes": {"etag": _new_etag(), "objectType": "CustomerBillingProfile"},
             },
             "relationshipToPartner": "reseller",
             "userCredentials": {"userName": "admin", "password": secrets.token_urlsafe(12)},
@@ -526,6 +570,58 @@ class FakePartnerCenter:
                 )
             self.customers.append(customer)
         return Answer(201, customer)
+
+    def _get_billing_profile(self, customer_id: str) -> Answer:
+        with self.lock:
+            customer = next((c for c in self.customers if c["id"] == customer_id), None)
+            if customer is None:
+                return _error(404, "60003", "Tenant not found")
+            return Answer(200, copy.deepcopy(customer["billingProfile"]))
+
+    def _put_billing_profile(self, request: Recorded, customer_id: str) -> Answer:
+        with self.lock:
+            known = any(c["id"] == customer_id for c in self.customers)
+            changes = self._before_billing_put.pop(customer_id, None)
+        if not known:
+            return _error(404, "60003", "Tenant not found")
+        if changes is not None:
+            self.billing_profile_change(customer_id, changes)
+        if_match = request.headers.get("if-match", "").strip()
+        if not if_match:
+            return _error(400, "2000", "The If-Match header with the resource's ETag is required for this request.")
+        try:
+            body = _camel(json.loads(request.body))
+        except ValueError:
+            return _error(400, "800002", "Invalid request input")
+        address = body.get("defaultAddress") or {}
+        missing = [
+            name
+            for name, value in (
+                ("email", body.get("email")),
+                ("culture", body.get("culture")),
+                ("language", body.get("language")),
+                ("companyName", body.get("companyName")),
+                ("defaultAddress.country", address.get("country")),
+                ("defaultAddress.city", address.get("city")),
+                ("defaultAddress.addressLine1", address.get("addressLine1")),
+                ("defaultAddress.postalCode", address.get("postalCode")),
+            )
+            if not value
+        ]
+        if missing:
+            return _error(400, "3000", f"Invalid property: {', '.join(missing)} is required")
+        with self.lock:
+            customer = self._customer_by_id(customer_id)
+            current = customer["billingProfile"]
+            if if_match.strip('"') != current["attributes"]["etag"]:
+                return _error(412, "412", "The resource was changed since it was read: the ETag does not match.")
+            stored = {
+                **body,
+                "id": current["id"],
+                "attributes": {"etag": _new_etag(), "objectType": "CustomerBillingProfile"},
+            }
+            customer["billingProfile"] = stored
+            return Answer(200, copy.deepcopy(stored))
 
     def _agreement_metadata(self, request: Recorded) -> Answer:
         wanted = request.query.get("agreementType", ["MicrosoftCloudAgreement"])[0]

@@ -22,5 +22,6 @@ urlpatterns = [
     path("requests/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
     path("requests/<int:pk>/provisioning/retry/", views.provisioning_retry_view, name="provisioning_retry"),
     path("requests/<int:pk>/provisioning/cancel/", views.provisioning_cancel_view, name="provisioning_cancel"),
+    path("requests/<int:pk>/billing-profile/push/", views.billing_profile_push_view, name="billing_profile_push"),
     path("requests/<int:pk>/activation/resend/", views.activation_resend_view, name="activation_resend"),
 ]

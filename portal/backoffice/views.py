@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,6 +24,8 @@ from portal.onboarding.pipeline import IllegalMove, can_move
 from portal.onboarding.selectors import request_checks, request_progress, staff_request_rows, stage_counts
 from portal.onboarding.services import request_ask_changes, request_reject, request_validate
 from portal.onboarding.stages import Stage
+from portal.provisioning.billing_profiles import billing_profile_push, billing_profile_state
+from portal.provisioning.models import BillingProfileSync, Tenant
 from portal.provisioning.services import provisioning_cancel, provisioning_retry
 
 PAGE_SIZE = 50
@@ -50,6 +53,7 @@ class Row:
     stage: str
     stage_label: str
     waited: str
+    billing_conflict: bool  # Microsoft's billing profile and the company disagree on a field changed on both sides
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,12 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     if stage not in Stage.values and stage != "all":
         stage = Stage.TO_VALIDATE
     query = request.GET.get("q", "").replace("\x00", "").strip()
-    page = Paginator(staff_request_rows(stage=None if stage == "all" else stage, query=query), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    rows = staff_request_rows(stage=None if stage == "all" else stage, query=query).annotate(
+        billing_conflict=Exists(
+            BillingProfileSync.objects.filter(tenant__request=OuterRef("pk"), status=BillingProfileSync.Status.CONFLICT)
+        )
     )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     counts = stage_counts()
     tabs = [Tab(s.label, counts[s.value], f"?stage={s.value}", _active(s.value == stage)) for s in Stage]
     tabs.append(Tab("All", sum(counts.values()), "?stage=all", _active(stage == "all")))
@@ -98,6 +105,7 @@ def _rows(page: Page) -> list[Row]:
             stage=r["stage"],
             stage_label=STAGE_LABELS[r["stage"]],
             waited=duration_words(now - r["stage_changed_at"]),
+            billing_conflict=r["billing_conflict"],
         )
         for r in page.object_list
     ]
@@ -120,6 +128,7 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
         TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact"), pk=pk
     )
     entries = list(tenant_request.timeline.select_related("actor").order_by("seq"))
+    tenant = Tenant.objects.select_related("billing_profile_sync").filter(request=tenant_request).first()
     stage = tenant_request.stage
     decisions = {
         "awaiting_signature": stage == Stage.AWAITING_SIGNATURE,
@@ -142,6 +151,7 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
             "no_decision_due": not any(decisions.values()),
             "provisioning_retrying": stage == Stage.PROVISIONING and bool(tenant_request.provisioning_error),
             "completed": stage == Stage.COMPLETED,
+            "billing_profile": billing_profile_state(tenant) if tenant else None,
             "waited": duration_words(timezone.now() - tenant_request.stage_changed_at),
         },
     )
@@ -182,6 +192,9 @@ resend = _decision(agreement_resend, "A new signing link was sent; the previous 
 withdraw = _decision(agreement_withdraw, "Agreement withdrawn: the request is back at To Validate.", field="reason")
 provisioning_retry_view = _decision(provisioning_retry, "Provisioning restarted.", field="domain_prefix")
 provisioning_cancel_view = _decision(provisioning_cancel, "Request cancelled.", field="reason")
+billing_profile_push_view = _decision(
+    billing_profile_push, "The company's billing profile is on its way to Microsoft: this page shows the outcome."
+)
 
 
 @staff_required

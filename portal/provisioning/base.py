@@ -1,9 +1,10 @@
 """The provisioner: our one interface to Microsoft (Partner Center), picked by the PROVISIONER setting."""
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -39,6 +40,13 @@ class ProvisionerNotAuthorized(ProvisionerError):
         super().__init__(message, code=code, permanent=True)
 
 
+class PreconditionFailed(ProvisionerError):
+    """The billing profile changed at Microsoft since it was read (HTTP 412 on If-Match): read it again."""
+
+    def __init__(self, message: str, *, code: str = "precondition_failed"):
+        super().__init__(message, code=code, permanent=False)
+
+
 @dataclass(frozen=True)
 class Address:
     line1: str
@@ -64,6 +72,28 @@ class CustomerProfile:
     address: Address
 
 
+def billing_profile_of(profile: CustomerProfile) -> dict[str, Any]:
+    """The billing profile a customer is created with, in Partner Center's names (billingProfile of the creation)."""
+    address = {
+        "country": profile.address.country.upper(),
+        "city": profile.address.city,
+        "addressLine1": profile.address.line1,
+        "postalCode": profile.address.postal_code,
+        "firstName": profile.first_name,
+        "lastName": profile.last_name,
+        "phoneNumber": profile.phone,
+    }
+    if profile.address.line2:
+        address["addressLine2"] = profile.address.line2
+    return {
+        "email": profile.email,
+        "culture": profile.culture,
+        "language": profile.language,
+        "companyName": profile.company_name,
+        "defaultAddress": address,
+    }
+
+
 @dataclass(frozen=True)
 class Customer:
     id: str  # Microsoft's customer (tenant) id
@@ -79,6 +109,56 @@ class AgreementSigner:
     email: str
     phone: str
     signed_at: datetime
+
+
+# The fields of a customer's billing profile that the portal keeps: "defaultAddress.city" is the city inside
+# defaultAddress. Everything else in the resource (id, region, state, links, attributes) is Microsoft's own.
+BILLING_PROFILE_FIELDS = (
+    "companyName",
+    "firstName",
+    "lastName",
+    "email",
+    "culture",
+    "language",
+    "defaultAddress.addressLine1",
+    "defaultAddress.addressLine2",
+    "defaultAddress.postalCode",
+    "defaultAddress.city",
+    "defaultAddress.country",
+    "defaultAddress.firstName",
+    "defaultAddress.lastName",
+    "defaultAddress.phoneNumber",
+)
+
+
+@dataclass(frozen=True)
+class BillingProfile:
+    """A customer's billing profile at Microsoft: the whole resource as Partner Center keeps it, and its ETag.
+
+    An update sends the whole resource back (Microsoft replaces it), so what the portal does not keep travels
+    through unchanged.
+    """
+
+    resource: dict[str, Any]
+    etag: str
+
+    def value(self, field: str) -> str:
+        section, _, name = field.rpartition(".")
+        holder = self.resource.get(section) if section else self.resource
+        found = holder.get(name) if isinstance(holder, dict) else None
+        return "" if found is None else str(found)
+
+    def values(self) -> dict[str, str]:
+        return {field: self.value(field) for field in BILLING_PROFILE_FIELDS}
+
+    def with_values(self, values: dict[str, str]) -> dict[str, Any]:
+        """The whole resource with these fields replaced, for an update."""
+        resource = copy.deepcopy(self.resource)
+        for field, new in values.items():
+            section, _, name = field.rpartition(".")
+            holder = resource.setdefault(section, {}) if section else resource
+            holder[name] = new
+        return resource
 
 
 class Provisioner(Protocol):
@@ -102,6 +182,18 @@ class Provisioner(Protocol):
         self, *, customer_id: str, signer: AgreementSigner, idempotency_key: str = ""
     ) -> None:
         """Record the customer's acceptance of the Microsoft Customer Agreement (already recorded: no error)."""
+        ...
+
+    def billing_profile_get(self, *, customer_id: str) -> BillingProfile:
+        """The customer's billing profile and its ETag."""
+        ...
+
+    def billing_profile_update(self, *, customer_id: str, profile: dict[str, Any], etag: str) -> BillingProfile:
+        """Replace the billing profile with `profile` (the whole resource) if its ETag is still `etag`.
+
+        PreconditionFailed when it changed since: read it again and decide again. Returns the profile as stored,
+        with its new ETag.
+        """
         ...
 
 

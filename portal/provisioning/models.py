@@ -35,3 +35,47 @@ class SimulatedCustomer(models.Model):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class SimulatedBillingProfile(models.Model):
+    """The `simulated` provisioner's billing profile of a customer: the resource as Partner Center keeps it, and
+    an ETag that changes on every write."""
+
+    customer_id = models.CharField(max_length=64, unique=True)
+    resource = models.JSONField(default=dict)
+    etag = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"billing profile of {self.customer_id}"
+
+
+class BillingProfileSync(models.Model):
+    """Where Microsoft's billing profile of a tenant's customer stands against the company in the portal.
+
+    `synced` holds the values both sides last agreed on, field by field (Partner Center's names, as in
+    BILLING_PROFILE_FIELDS): a field that differs from it changed on that side since.
+    """
+
+    class Status(models.TextChoices):
+        OK = "ok", "Synced"
+        CONFLICT = "conflict", "Conflict"
+        FAILED = "failed", "Failed"
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="billing_profile_sync")
+    synced = models.JSONField(default=dict, blank=True)
+    etag = models.CharField(max_length=200, blank=True, help_text="Microsoft's ETag of the profile as last read.")
+    synced_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OK, db_index=True)
+    conflicts = models.JSONField(
+        default=dict, blank=True, help_text='Changed on both sides: {field: {"portal", "microsoft", "synced"}}.'
+    )
+    differences = models.JSONField(
+        default=dict, blank=True, help_text='Changed only at Microsoft, kept there: {field: {"portal", "microsoft"}}.'
+    )
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Failed attempts in a row.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"billing profile of {self.tenant} ({self.get_status_display()})"

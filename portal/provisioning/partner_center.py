@@ -32,6 +32,10 @@ Behaviour:
   caller passes a new key, so Microsoft is asked again instead of replaying its refusal. If Microsoft
   answers that the domain exists, the customer is looked up among the partner's own customers and
   returned (without admin credentials) instead of failing.
+- The billing profile (GET / PUT /v1/customers/{id}/profiles/billing) travels whole: an update sends the
+  resource as read, with the portal's fields replaced, and If-Match with the ETag it was read with; its
+  request id derives from the customer, that ETag and the body. A 412 (the profile changed at Microsoft in
+  between) raises PreconditionFailed, so that the caller reads it again and decides again.
 - 429, 408, 5xx, timeouts and network errors are retried after Retry-After or an exponential back-off;
   when attempts run out ProvisionerUnavailable is raised. A refused token (Entra ID answers e.g.
   invalid_grant for an expired or revoked refresh token) or a 401 / 403 from Partner Center becomes
@@ -66,11 +70,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 from portal.provisioning.base import (
     AgreementSigner,
+    BillingProfile,
     Customer,
     CustomerProfile,
+    PreconditionFailed,
     ProvisionerError,
     ProvisionerNotAuthorized,
     ProvisionerUnavailable,
+    billing_profile_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -278,7 +285,47 @@ class PartnerCenterProvisioner:
             response, f"record that customer {customer_id} accepted the Microsoft Customer Agreement"
         )
 
+    def billing_profile_get(self, *, customer_id: str) -> BillingProfile:
+        response = self._api("GET", self._billing_profile_path(customer_id))
+        if not response.ok:
+            raise self._refusal(response, f"read the billing profile of customer {customer_id}")
+        return self._billing_profile(response, customer_id)
+
+    def billing_profile_update(self, *, customer_id: str, profile: dict[str, Any], etag: str) -> BillingProfile:
+        # The request id names this update of this version: a repeat after a lost answer is deduplicated, and an
+        # update decided again after a 412 (a new ETag) is a new call.
+        response = self._api(
+            "PUT",
+            self._billing_profile_path(customer_id),
+            json_body=profile,
+            headers={"If-Match": etag},
+            request_id=_derived_id("billing-profile", customer_id, etag, _digest(profile)),
+        )
+        if response.status == 412:
+            raise PreconditionFailed(
+                f"The billing profile of customer {customer_id} changed at Microsoft since the portal read it."
+            )
+        if not response.ok:
+            raise self._refusal(response, f"update the billing profile of customer {customer_id}")
+        return self._billing_profile(response, customer_id)
+
     # Operations
+
+    @staticmethod
+    def _billing_profile_path(customer_id: str) -> str:
+        return f"/v1/customers/{urllib.parse.quote(customer_id)}/profiles/billing"
+
+    @staticmethod
+    def _billing_profile(response: _Response, customer_id: str) -> BillingProfile:
+        body = response.json()
+        etag = (body.get("attributes") or {}).get("etag") if isinstance(body, dict) else None
+        if not etag:
+            raise ProvisionerUnavailable(
+                f"Partner Center answered with a billing profile of customer {customer_id} without its ETag; "
+                "trying again later.",
+                code="bad_answer",
+            )
+        return BillingProfile(resource=body, etag=str(etag))
 
     @staticmethod
     def _domain(prefix: str) -> str:
@@ -294,30 +341,10 @@ class PartnerCenterProvisioner:
 
     @staticmethod
     def _customer_body(profile: CustomerProfile, domain: str, *, with_registration_number: bool) -> dict:
-        address = {
-            "country": profile.address.country.upper(),
-            "city": profile.address.city,
-            "addressLine1": profile.address.line1,
-            "postalCode": profile.address.postal_code,
-            "firstName": profile.first_name,
-            "lastName": profile.last_name,
-            "phoneNumber": profile.phone,
-        }
-        if profile.address.line2:
-            address["addressLine2"] = profile.address.line2
         company: dict[str, str] = {"domain": domain, "companyName": profile.company_name}
         if with_registration_number and profile.registration_number:
             company["organizationRegistrationNumber"] = profile.registration_number
-        return {
-            "companyProfile": company,
-            "billingProfile": {
-                "email": profile.email,
-                "culture": profile.culture,
-                "language": profile.language,
-                "companyName": profile.company_name,
-                "defaultAddress": address,
-            },
-        }
+        return {"companyProfile": company, "billingProfile": billing_profile_of(profile)}
 
     @staticmethod
     def _created_customer(body: dict, domain: str) -> Customer:
@@ -512,7 +539,15 @@ class PartnerCenterProvisioner:
 
     # HTTP
 
-    def _api(self, method: str, path: str, *, json_body: Any = None, request_id: str = "") -> _Response:
+    def _api(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        request_id: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> _Response:
         """One Partner Center call, repeated on passing failures and once with a new token after a 401.
 
         The request id stays the same while the call is repeated without an answer, so that Microsoft can
@@ -527,16 +562,17 @@ class PartnerCenterProvisioner:
             token = self._token()
             used.append(token)
             correlation_ids.append(str(uuid.uuid4()))
-            headers = {
+            sent = {
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/json",
                 "MS-RequestId": request_id,
                 "MS-CorrelationId": correlation_ids[-1],
                 "X-Locale": "en-US",
+                **(headers or {}),
             }
             if data is not None:
-                headers["Content-Type"] = "application/json"
-            return self._send(method, self.api_url + path, headers, data)
+                sent["Content-Type"] = "application/json"
+            return self._send(method, self.api_url + path, sent, data)
 
         response = self._retrying("Partner Center", attempt)
         if response.status == 401:

@@ -1,6 +1,7 @@
 import secrets
 import time
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -8,12 +9,32 @@ from django.utils import timezone
 
 from portal.provisioning.base import (
     AgreementSigner,
+    BillingProfile,
     Customer,
     CustomerProfile,
+    PreconditionFailed,
     ProvisionerError,
     ProvisionerUnavailable,
+    billing_profile_of,
 )
-from portal.provisioning.models import SimulatedCustomer
+from portal.provisioning.models import SimulatedBillingProfile, SimulatedCustomer
+
+
+def _new_etag() -> str:
+    return secrets.token_hex(8)
+
+
+def _billing_resource(profile: CustomerProfile) -> dict[str, Any]:
+    """The billing profile Partner Center keeps for a customer created with this profile."""
+    created = billing_profile_of(profile)
+    return {
+        "id": str(uuid.uuid4()),
+        "firstName": profile.first_name,
+        "lastName": profile.last_name,
+        **created,
+        "defaultAddress": {"region": "", "state": "", "addressLine2": "", **created["defaultAddress"]},
+        "attributes": {"objectType": "CustomerBillingProfile"},
+    }
 
 
 class SimulatedProvisioner:
@@ -68,6 +89,9 @@ class SimulatedProvisioner:
                     company_name=profile.company_name,
                     idempotency_key=idempotency_key,
                 )
+                SimulatedBillingProfile.objects.create(
+                    customer_id=created.customer_id, resource=_billing_resource(profile), etag=_new_etag()
+                )
         except IntegrityError:
             existing = SimulatedCustomer.objects.filter(idempotency_key=idempotency_key).first()
             if existing is None:
@@ -90,3 +114,44 @@ class SimulatedProvisioner:
         SimulatedCustomer.objects.filter(customer_id=customer_id, agreement_accepted_at=None).update(
             agreement_accepted_at=timezone.now()
         )
+
+    def billing_profile_get(self, *, customer_id: str) -> BillingProfile:
+        self._pause()
+        stored = self._billing_profile(customer_id)
+        return self._as_billing_profile(stored)
+
+    def billing_profile_update(self, *, customer_id: str, profile: dict[str, Any], etag: str) -> BillingProfile:
+        self._pause()
+        with transaction.atomic():
+            stored = self._billing_profile(customer_id, lock=True)
+            if stored.etag != etag:
+                raise PreconditionFailed(
+                    f"The billing profile of customer {customer_id} changed at Microsoft (simulated) since the "
+                    "portal read it."
+                )
+            stored.resource = {**profile, "id": stored.resource.get("id"), "attributes": {}}
+            stored.etag = _new_etag()
+            stored.updated_at = timezone.now()
+            stored.save(update_fields=["resource", "etag", "updated_at"])
+        return self._as_billing_profile(stored)
+
+    @staticmethod
+    def _billing_profile(customer_id: str, *, lock: bool = False) -> SimulatedBillingProfile:
+        """The stored profile; a customer created before profiles were kept gets one from its name."""
+        customer = SimulatedCustomer.objects.filter(customer_id=customer_id).first()
+        if customer is None:
+            raise ProvisionerError(f"Microsoft does not know the customer {customer_id} (simulated).", code="not_found")
+        rows = SimulatedBillingProfile.objects.select_for_update() if lock else SimulatedBillingProfile.objects
+        stored, _ = rows.get_or_create(
+            customer_id=customer_id,
+            defaults={
+                "resource": {"id": str(uuid.uuid4()), "companyName": customer.company_name, "defaultAddress": {}},
+                "etag": _new_etag(),
+            },
+        )
+        return stored
+
+    @staticmethod
+    def _as_billing_profile(stored: SimulatedBillingProfile) -> BillingProfile:
+        attributes = {"etag": stored.etag, "objectType": "CustomerBillingProfile"}
+        return BillingProfile(resource={**stored.resource, "attributes": attributes}, etag=stored.etag)
