@@ -5,6 +5,7 @@ import hmac
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -55,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "axes",
     "django_tasks_db",
     "ninja",
@@ -142,6 +145,25 @@ LOGOUT_REDIRECT_URL = "home"
 
 STAFF_REQUIRE_MFA = env_bool("STAFF_REQUIRE_MFA", not DEBUG)
 OTP_TOTP_ISSUER = PORTAL_BRAND + " Portal"
+
+# Passkeys and security keys (django-otp-webauthn), as a second step after the password. The relying party is the
+# portal's host: a passkey registered for it works on that host (and its subdomains) only. WebAuthn takes no IP
+# address, so a portal on 127.0.0.1 offers passkeys at http://localhost:<port>.
+_BASE = urlsplit(PORTAL_BASE_URL)
+_LOOPBACK = _BASE.hostname in ("127.0.0.1", "::1", "localhost")
+_HOST = "localhost" if _LOOPBACK else (_BASE.hostname or "localhost")
+OTP_WEBAUTHN_RP_ID = env_str("OTP_WEBAUTHN_RP_ID", _HOST)
+OTP_WEBAUTHN_RP_NAME = env_str("OTP_WEBAUTHN_RP_NAME", OTP_TOTP_ISSUER)
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    origin.strip().rstrip("/")
+    for origin in env_str(
+        "OTP_WEBAUTHN_ALLOWED_ORIGINS", f"{_BASE.scheme}://{_HOST}" + (f":{_BASE.port}" if _BASE.port else "")
+    ).split(",")
+    if origin.strip()
+]
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+# Removing a device, new recovery codes and member changes need a sign-in (or a confirmation) at most this old.
+RECENT_AUTH_MAX_AGE = env_duration("RECENT_AUTH_MAX_AGE", "15m")
 
 # Lockout per account on one address, and per account everywhere at a higher count; never per address alone.
 AXES_HANDLER = "portal.accounts.lockout.AccountLockout"

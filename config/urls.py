@@ -41,6 +41,7 @@ urlpatterns = [
     ),
     path("", include("portal.onboarding.urls")),
     path("", include("portal.agreements.urls")),
+    path("accounts/webauthn/", include("portal.accounts.passkeys")),
     path("accounts/", include("portal.accounts.urls")),
     path("activate/<str:token>/", account_views.activate, name="activate"),
     path("backoffice/", include("portal.backoffice.urls")),

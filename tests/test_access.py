@@ -183,7 +183,8 @@ def test_vera_enrols_an_authenticator_app_from_an_emailed_link_and_opens_the_bac
     time_machine.shift(timedelta(seconds=31))
     verified = client.post(link, {"code": code_of(device), "next": "/backoffice/"})
     assert verified.status_code == 302
-    assert verified.url == "/backoffice/"
+    assert verified.url == "/accounts/security/codes/?next=/backoffice/"  # the first device's recovery codes, once
+    assert "Continue" in client.get(verified.url).content.decode()
     device.refresh_from_db()
     assert device.confirmed
     assert client.get("/backoffice/").status_code == 200

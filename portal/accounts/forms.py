@@ -38,6 +38,34 @@ class TotpForm(PortalForm):
     )
 
 
+class ErrorsTiedToFields(PortalForm):
+    """A field with errors points at them (aria-describedby), so a screen reader reads them with the field."""
+
+    def add_error(self, field, error) -> None:
+        super().add_error(field, error)
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs["aria-describedby"] = f"{self[name].auto_id}-errors"
+
+
+class SecondStepForm(ErrorsTiedToFields):
+    """The second step at sign-in (or the confirm page): the authenticator app's code, or a recovery code."""
+
+    code = forms.RegexField(
+        label="Code from your authenticator app, or a recovery code",
+        regex=r"^\s*(\d{6}|[A-Za-z2-7]{4}[\s-]?[A-Za-z2-7]{4})\s*$",
+        error_messages={"invalid": "Enter the 6 digits your app shows, or one of your 8-character recovery codes."},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "none"}),
+    )
+
+
+class ConfirmPasswordForm(ErrorsTiedToFields):
+    password = forms.CharField(
+        label="Your password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+
 class NewPasswordForm(PortalForm):
     """A new password, typed twice: the first password at activation, or a new one after a reset."""
 

@@ -1,5 +1,5 @@
-"""Portal access: activation links for new users, the first password, password reset, and staff two-step set-up
-links."""
+"""Portal access: activation links for new users, the first password, password reset, staff two-step set-up
+links, recovery codes and the removal of second factors."""
 
 from datetime import timedelta
 
@@ -10,8 +10,13 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from portal.accounts.models import ActivationLink, MfaEnrolmentLink, PasswordResetLink, User
+from portal.companies.models import Company
 from portal.core.links import link_issue, link_open, link_revoke, link_use
 from portal.core.text import CONTROL_REFUSED, control_characters_in
 from portal.notifications.services import absolute_url, email_queue
@@ -184,3 +189,85 @@ def sessions_end_elsewhere(*, user: User) -> None:
     """Sign the user out of every other browser and device: their sessions no longer pass Django's check."""
     User.objects.filter(pk=user.pk).update(sessions_epoch=models.F("sessions_epoch") + 1)
     user.refresh_from_db(fields=["sessions_epoch"])
+
+
+RECOVERY_CODES = 10
+
+
+def recovery_codes_new(*, user: User, notify: bool = True) -> list[str]:
+    """Ten new single-use recovery codes; the old ones stop working. Shown to the user once: only django-otp's
+    device keeps them. With `notify` (codes remade, not first made) the owner is told by e-mail."""
+    with transaction.atomic():
+        device, _ = StaticDevice.objects.select_for_update().get_or_create(
+            user=user, defaults={"name": "Recovery codes", "confirmed": True}
+        )
+        device.token_set.all().delete()
+        codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
+        StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+        if notify:
+            email_queue(template="recovery-codes", to=[user.email], context={"user": user, "how": "new"})
+    return codes
+
+
+def recovery_codes_left(*, user: User) -> int | None:
+    """How many recovery codes still work; None when the user never had any."""
+    device = StaticDevice.objects.filter(user=user).first()
+    return None if device is None else device.token_set.count()
+
+
+def second_factor_added(*, user: User) -> list[str]:
+    """A device was confirmed: the user's first one comes with recovery codes (returned to show once)."""
+    if StaticDevice.objects.filter(user=user).exists():
+        return []
+    return recovery_codes_new(user=user, notify=False)
+
+
+def recovery_code_used(*, user: User) -> None:
+    """A recovery code stood in for a device: the owner is told, with how many are left."""
+    left = recovery_codes_left(user=user) or 0
+    email_queue(template="recovery-codes", to=[user.email], context={"user": user, "how": "used", "left": left})
+
+
+class LastSecondFactor(Exception):
+    """The device is the user's last one, and a company of the user requires two-step sign-in."""
+
+
+def _company_requires_two_step(user: User) -> str | None:
+    for company in Company.objects.filter(memberships__user=user):
+        if getattr(company, "require_mfa", False):
+            return company.legal_name
+    return None
+
+
+def device_remove(*, user: User, device: Device) -> None:
+    """Remove one of the user's authenticator apps or passkeys. The last one stays while a company of the user
+    requires two-step sign-in; once the last one is gone, the recovery codes go too (nothing left to stand in
+    for)."""
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one removal at a time per user
+        remaining = [d for d in (*user_devices(user=user),) if d.persistent_id != device.persistent_id]
+        if not remaining:
+            company = _company_requires_two_step(user)
+            if company is not None:
+                raise LastSecondFactor(
+                    f"{company} requires two-step sign-in: add another authenticator app or passkey first."
+                )
+        device.delete()
+        if not remaining:
+            StaticDevice.objects.filter(user=user).delete()
+        email_queue(template="device-removed", to=[user.email], context={"user": user, "device": device.name})
+
+
+def user_devices(*, user: User) -> list[Device]:
+    """The user's authenticator apps and passkeys, oldest first."""
+    apps: list[Device] = list(TOTPDevice.objects.filter(user=user, confirmed=True))
+    keys: list[Device] = list(WebAuthnCredential.objects.filter(user=user, confirmed=True))
+    return sorted(apps + keys, key=lambda device: device.created_at or timezone.now())
+
+
+def passkey_registered(*, user: User, credential_pk: int) -> list[str]:
+    """A passkey was just registered: it gets a name the security page can show, and as the user's first device it
+    comes with recovery codes (returned to show once)."""
+    number = WebAuthnCredential.objects.filter(user=user).count()
+    WebAuthnCredential.objects.filter(pk=credential_pk, user=user, name="").update(name=f"Passkey {number}")
+    return second_factor_added(user=user)

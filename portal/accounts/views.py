@@ -6,27 +6,50 @@ from urllib.parse import quote
 import qrcode
 import qrcode.image.svg
 from django.contrib import messages
-from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
-from django_otp import login as otp_login
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
-from portal.accounts.forms import NewPasswordForm, PasswordChangeForm, ProfileForm, ResendForm, SignInForm, TotpForm
+from portal.accounts.forms import (
+    ConfirmPasswordForm,
+    NewPasswordForm,
+    PasswordChangeForm,
+    ProfileForm,
+    ResendForm,
+    SecondStepForm,
+    SignInForm,
+    TotpForm,
+)
 from portal.accounts.lockout import lockout_notice
 from portal.accounts.lockout import username as lockout_username
 from portal.accounts.models import ActivationLink, MfaEnrolmentLink, PasswordResetLink, User
-from portal.accounts.second_factor import second_factor_expect, second_factor_given, second_factor_required
+from portal.accounts.recent_auth import recent_auth_record, recent_auth_required
+from portal.accounts.second_factor import (
+    FRESH_CODES,
+    code_verify,
+    has_authenticator,
+    has_passkey,
+    has_second_factor,
+    second_factor_expect,
+    second_factor_given,
+    second_factor_required,
+)
 from portal.accounts.services import (
     RESET_ASKED,
+    LastSecondFactor,
     MfaEnrolmentTooSoon,
     activation_complete,
     activation_find,
     activation_resend,
+    device_remove,
     mfa_enrolment_complete,
     mfa_enrolment_find,
     mfa_enrolment_link_send,
@@ -35,7 +58,12 @@ from portal.accounts.services import (
     password_reset_complete,
     password_reset_find,
     profile_update,
+    recovery_code_used,
+    recovery_codes_left,
+    recovery_codes_new,
+    second_factor_added,
     sessions_end_elsewhere,
+    user_devices,
 )
 from portal.core.links import link_view
 from portal.core.ratelimit import RateLimited, rate_limit, rate_limited_page
@@ -81,39 +109,78 @@ def _qr_svg(uri: str) -> str:
 
 
 WRONG_CODE = "This code is not right, or it has expired: enter the code your app shows now."
+WRONG_RECOVERY_CODE = "This recovery code is not right, or it was already used: each recovery code works once."
 
 
 @login_required
 def mfa(request: HttpRequest) -> HttpResponse:
-    """Second factor: enter the authenticator's code. Staff without one set it up from an e-mailed link only."""
+    """The second step: the authenticator's code, a passkey, or a recovery code. Without a device, customers set up
+    an authenticator app here; staff set one up from an e-mailed link only."""
     user = request.user
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    if device is None and user.is_staff:
+    if has_second_factor(user):
+        return _second_step_page(request, "accounts/mfa.html")
+    if user.is_staff:
         return _mfa_setup_ask(request)
-    return _totp_page(request, device)
+    return _totp_page(request)
 
 
-def _totp_page(request: HttpRequest, device: TOTPDevice | None, *, on_enrolled=None) -> HttpResponse:
-    """The code form; with no confirmed device it enrols a new authenticator (QR code and key) on success."""
+def _second_step_page(request: HttpRequest, template: str, context: dict | None = None) -> HttpResponse:
+    """A code form (authenticator app or recovery code) beside the passkey button; on success the session is
+    verified, counts as a recent sign-in, and goes on to `next`."""
     user = request.user
-    enrolling = device is None
-    if device is None:
-        device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=False, defaults={"name": "Authenticator app"})
+    assert isinstance(user, User)  # login_required
+    form = SecondStepForm(request.POST if "code" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        code = form.cleaned_data["code"]
+        device = code_verify(user, code)
+        if device is not None:
+            second_factor_given(request, device)
+            if isinstance(device, StaticDevice):
+                recovery_code_used(user=user)
+            return redirect(_next_url(request, user.landing_path()))
+        form.add_error("code", WRONG_CODE if code.strip().isdigit() else WRONG_RECOVERY_CODE)
+    page = {
+        **(context or {}),
+        "form": form,
+        "next": _next_url(request, ""),
+        "has_authenticator": has_authenticator(user),
+        "has_passkey": has_passkey(user),
+        "codes_left": recovery_codes_left(user=user),
+    }
+    return render(request, template, page, status=400 if form.errors else 200)
+
+
+def _codes_shown_next(request: HttpRequest, codes: list[str], then: str) -> HttpResponse:
+    """Keep new recovery codes for the codes page, which shows them once, then goes on to `then`."""
+    request.session[FRESH_CODES] = codes
+    return redirect(f"{reverse('accounts:security_codes')}?next={quote(then)}")
+
+
+def _totp_page(request: HttpRequest, *, on_enrolled=None, done: str = "") -> HttpResponse:
+    """Enrol a new authenticator app: QR code and key, then a code from the app confirms it. The user's first
+    device comes with recovery codes, shown next."""
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=False, defaults={"name": "Authenticator app"})
     form = TotpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"].strip()):
-            if enrolling:
-                if on_enrolled is not None:
-                    on_enrolled()
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
-            otp_login(request, device)
-            second_factor_given(request)
-            return redirect(_next_url(request, "/backoffice/" if user.is_staff else "/"))
+            if on_enrolled is not None:
+                on_enrolled()
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            codes = second_factor_added(user=user)
+            second_factor_given(request, device)
+            then = _next_url(request, done or ("/backoffice/" if user.is_staff else "/"))
+            return _codes_shown_next(request, codes, then) if codes else redirect(then)
         form.add_error("code", WRONG_CODE)
-    context = {"form": form, "enrolling": enrolling, "next": _next_url(request, "")}
-    if enrolling:
-        context.update(qr=_qr_svg(device.config_url), secret=base64.b32encode(device.bin_key).decode())
+    context = {
+        "form": form,
+        "enrolling": True,
+        "next": _next_url(request, ""),
+        "qr": _qr_svg(device.config_url),
+        "secret": base64.b32encode(device.bin_key).decode(),
+    }
     return render(request, "accounts/mfa.html", context, status=400 if form.errors else 200)
 
 
@@ -148,9 +215,9 @@ def _own_enrolment_link(request: HttpRequest, token: str) -> MfaEnrolmentLink:
 )
 def mfa_enrol(request: HttpRequest, link: MfaEnrolmentLink, token: str) -> HttpResponse:
     """The e-mailed set-up link, opened by the signed-in account it was sent to: scan, enter a code, done."""
-    if TOTPDevice.objects.filter(user=link.user, confirmed=True).exists():
+    if has_second_factor(link.user):
         return redirect("accounts:mfa")
-    return _totp_page(request, None, on_enrolled=lambda: mfa_enrolment_complete(raw=token, user=link.user))
+    return _totp_page(request, on_enrolled=lambda: mfa_enrolment_complete(raw=token, user=link.user))
 
 
 def locked_out(request: HttpRequest, credentials=None, *args, **kwargs) -> HttpResponse:
@@ -258,7 +325,7 @@ def _account_page(request: HttpRequest, *, profile=None, password=None, status: 
     context = {
         "profile_form": profile or ProfileForm(initial=initial),
         "password_form": password or PasswordChangeForm(user),
-        "two_step": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
+        "two_step": has_second_factor(user),
     }
     return render(request, "accounts/profile.html", context, status=status)
 
@@ -302,3 +369,112 @@ def sessions_end_view(request: HttpRequest) -> HttpResponse:
     update_session_auth_hash(request, request.user)
     messages.success(request, "You are signed out everywhere else; this browser stays signed in.")
     return redirect("accounts:profile")
+
+
+DEVICE_KINDS = {"authenticator": TOTPDevice, "passkey": WebAuthnCredential}
+
+
+def _device_rows(user: User) -> list[dict]:
+    kinds = {model: kind for kind, model in DEVICE_KINDS.items()}
+    return [
+        {
+            "kind": kinds[type(device)],
+            "label": "Authenticator app" if isinstance(device, TOTPDevice) else "Passkey or security key",
+            "name": device.name,
+            "added": device.created_at,
+            "last_used": device.last_used_at,
+            "remove_url": reverse("accounts:device_remove", args=[kinds[type(device)], device.pk]),
+        }
+        for device in user_devices(user=user)
+    ]
+
+
+@login_required
+def security(request: HttpRequest) -> HttpResponse:
+    """The user's second factors: authenticator apps and passkeys (add, remove), and the recovery codes."""
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    if request.session.get(FRESH_CODES):  # a passkey just registered as the first device
+        return redirect(f"{reverse('accounts:security_codes')}?next={quote(reverse('accounts:security'))}")
+    context = {
+        "devices": _device_rows(user),
+        "codes_left": recovery_codes_left(user=user),
+        "has_device": has_second_factor(user),
+        "may_enrol_here": has_second_factor(user) or not user.is_staff,
+    }
+    return render(request, "accounts/security.html", context)
+
+
+@login_required
+def security_codes(request: HttpRequest) -> HttpResponse:
+    """New recovery codes, shown once (and offered as a .txt file); a second look shows none."""
+    codes = request.session.pop(FRESH_CODES, None) or []
+    text = "".join(f"{code[:4]}-{code[4:]}\n" for code in codes)
+    context = {
+        "codes": [f"{code[:4]}-{code[4:]}" for code in codes],
+        "download": "data:text/plain;charset=utf-8," + quote(f"{request.get_host()} recovery codes\n\n{text}"),
+        "next": _next_url(request, reverse("accounts:security")),
+    }
+    response = render(request, "accounts/security_codes.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def authenticator_add(request: HttpRequest) -> HttpResponse:
+    """Add an authenticator app from the security page (staff without any device use their e-mailed link)."""
+    if request.user.is_staff and not has_second_factor(request.user):
+        return redirect("accounts:mfa")
+    return _totp_page(request, done=reverse("accounts:security"))
+
+
+@login_required
+@require_POST
+@recent_auth_required
+def device_remove_view(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    model = DEVICE_KINDS.get(kind)
+    device = model.objects.filter(user=user, pk=pk, confirmed=True).first() if model is not None else None
+    if device is None:
+        raise Http404("No such device of yours.")
+    try:
+        device_remove(user=user, device=device)
+    except LastSecondFactor as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{device.name or 'The device'} is removed: it no longer signs you in.")
+    return redirect("accounts:security")
+
+
+@login_required
+@require_POST
+@recent_auth_required
+def recovery_codes_view(request: HttpRequest) -> HttpResponse:
+    """Make new recovery codes: the old ones stop working."""
+    assert isinstance(request.user, User)
+    if not has_second_factor(request.user):
+        messages.error(request, "Recovery codes stand in for an authenticator app or a passkey: add one first.")
+        return redirect("accounts:security")
+    return _codes_shown_next(request, recovery_codes_new(user=request.user), reverse("accounts:security"))
+
+
+@login_required
+def confirm(request: HttpRequest) -> HttpResponse:
+    """Prove again who you are (the password, or a code or passkey where you have one), then go on to `next`."""
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    password_form = ConfirmPasswordForm(request.POST if "password" in request.POST else None)
+    if password_form.is_bound and password_form.is_valid():
+        checked = authenticate(request, email=user.email, password=password_form.cleaned_data["password"])
+        if checked is not None and checked.pk == user.pk:
+            recent_auth_record(request)
+            return redirect(_next_url(request, "/"))
+        password_form.add_error("password", "This is not your password.")
+    if not has_second_factor(user):
+        context = {"password_form": password_form, "next": _next_url(request, "")}
+        return render(request, "accounts/confirm.html", context, status=400 if password_form.errors else 200)
+    response = _second_step_page(request, "accounts/confirm.html", {"password_form": password_form})
+    if password_form.errors:
+        response.status_code = 400
+    return response

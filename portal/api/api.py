@@ -3,6 +3,7 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
+from portal.accounts.recent_auth import RecentAuthNeeded
 from portal.api import activation, me, requests, schemas, signing, staff, tokens
 from portal.companies.permissions import NotAllowed
 from portal.core.ratelimit import RateLimited, retry_after
@@ -32,6 +33,11 @@ def field_errors(request, exc: schemas.FieldErrors):
 
 @api.exception_handler(NotAllowed)
 def not_allowed(request, exc: NotAllowed):
+    return api.create_response(request, {"detail": str(exc)}, status=403)
+
+
+@api.exception_handler(RecentAuthNeeded)
+def recent_auth_needed(request, exc: RecentAuthNeeded):
     return api.create_response(request, {"detail": str(exc)}, status=403)
 
 

@@ -13,6 +13,7 @@ from ninja.responses import Status
 from pydantic import Field
 
 from portal.accounts.models import User
+from portal.accounts.recent_auth import recent_auth_check
 from portal.accounts.services import profile_update
 from portal.agreements.models import Agreement
 from portal.api import schemas
@@ -187,6 +188,7 @@ def members(request, company_id: int = CompanyId):
 )
 def member_update(request, payload: MemberRoleIn, company_id: int = CompanyId, member_id: int = MemberId):
     company_for(request.auth, company_id, Action.MANAGE_MEMBERS)
+    recent_auth_check(request)
     return _member_change(lambda: member_role_change(company_id=company_id, member_id=member_id, role=payload.role))
 
 
@@ -197,6 +199,7 @@ def member_update(request, payload: MemberRoleIn, company_id: int = CompanyId, m
 )
 def member_delete(request, company_id: int = CompanyId, member_id: int = MemberId):
     company_for(request.auth, company_id, Action.MANAGE_MEMBERS)
+    recent_auth_check(request)
     _member_change(lambda: member_remove(company_id=company_id, member_id=member_id))
     return Status(204, None)
 

@@ -1,18 +1,18 @@
-"""API tokens: e-mail, password and (for an account with an authenticator, and staff where required) a TOTP code,
-in exchange for a bearer token."""
+"""API tokens: e-mail, password and (for an account with a second factor, and staff where required) a TOTP code or
+a recovery code, in exchange for a bearer token."""
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_static.models import StaticDevice
 from ninja import Router
 from ninja.errors import HttpError
 from ninja.responses import Status
 
 from portal.accounts.lockout import lockout_notice
-from portal.accounts.models import ApiToken
-from portal.accounts.second_factor import second_factor_required
-from portal.accounts.services import RESET_ASKED, password_reset_ask
+from portal.accounts.models import ApiToken, User
+from portal.accounts.second_factor import code_verify, has_authenticator, has_passkey, second_factor_required
+from portal.accounts.services import RESET_ASKED, password_reset_ask, recovery_code_used
 from portal.api import schemas
 from portal.core.ratelimit import rate_limit
 from portal.core.tokens import token_new
@@ -37,14 +37,8 @@ def token(request, payload: schemas.TokenIn):
     if user is None or not user.is_active:
         raise HttpError(401, "This e-mail and password do not match an account.")
     mfa_verified = False
-    if second_factor_required(user):  # an account with an authenticator, or staff where STAFF_REQUIRE_MFA asks it
-        code = (payload.otp or "").strip()
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-        if device is None:
-            raise HttpError(401, "Staff must enrol an authenticator app first: sign in once in the browser.")
-        if not code or not device.verify_token(code):
-            who = "staff" if user.is_staff else "this account, which has two-step sign-in"
-            raise HttpError(401, f'A valid TOTP code ("otp") is required for {who}.')
+    if second_factor_required(user):  # an account with a second factor, or staff where STAFF_REQUIRE_MFA asks it
+        _second_step(user, (payload.otp or "").strip())
         mfa_verified = True
     raw, hashed = token_new()
     created = ApiToken.objects.create(
@@ -54,6 +48,30 @@ def token(request, payload: schemas.TokenIn):
         mfa_verified=mfa_verified,
     )
     return Status(201, {"token": raw, "expires_at": created.expires_at})
+
+
+PASSKEYS_ONLY = (
+    'This account signs in with a passkey, which the API cannot use: send one of your recovery codes as "otp", '
+    "or add an authenticator app on /accounts/security/."
+)
+
+
+def _second_step(user: User, code: str) -> None:
+    """The "otp" of a token request: the authenticator app's code, or a recovery code (used up by this). A passkey
+    cannot sign an API request, so an account with passkeys alone is told what does."""
+    if not has_authenticator(user):
+        if has_passkey(user):
+            if not code or code_verify(user, code) is None:
+                raise HttpError(401, PASSKEYS_ONLY)
+            recovery_code_used(user=user)
+            return
+        raise HttpError(401, "Staff must enrol an authenticator app first: sign in once in the browser.")
+    device = code_verify(user, code) if code else None
+    if device is None:
+        who = "staff" if user.is_staff else "this account, which has two-step sign-in"
+        raise HttpError(401, f'A valid TOTP code or recovery code ("otp") is required for {who}.')
+    if isinstance(device, StaticDevice):
+        recovery_code_used(user=user)
 
 
 class PasswordResetIn(schemas.Schema):

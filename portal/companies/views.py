@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from portal.accounts.forms import SignInForm
 from portal.accounts.models import User
+from portal.accounts.recent_auth import recent_auth_required
 from portal.accounts.second_factor import second_factor_required
 from portal.agreements.models import Agreement
 from portal.agreements.views import pdf_response
@@ -152,6 +153,7 @@ def _member_change(request: HttpRequest, company: Company, change: Callable[[], 
 
 @require_POST
 @company_view(Action.MANAGE_MEMBERS)
+@recent_auth_required
 def member_role(request: HttpRequest, company: Company, role: Role, member_id: int) -> HttpResponse:
     new_role = request.POST.get("role", "")
     if new_role not in Role.values:
@@ -167,6 +169,7 @@ def member_role(request: HttpRequest, company: Company, role: Role, member_id: i
 
 @require_POST
 @company_view(Action.MANAGE_MEMBERS)
+@recent_auth_required
 def member_remove_view(request: HttpRequest, company: Company, role: Role, member_id: int) -> HttpResponse:
     return _member_change(
         request,
