@@ -26,6 +26,7 @@ urlpatterns = [
     path("c/<int:company_id>/members/<int:member_id>/role/", company_views.member_role, name="member_role"),
     path("c/<int:company_id>/members/<int:member_id>/remove/", company_views.member_remove_view, name="member_remove"),
     path("c/<int:company_id>/invitations/", company_views.invite, name="invite"),
+    path("c/<int:company_id>/two-step/", company_views.two_step_rule, name="two_step_rule"),
     path(
         "c/<int:company_id>/invitations/<int:invitation_id>/revoke/",
         company_views.invitation_revoke_view,

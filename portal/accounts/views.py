@@ -401,6 +401,7 @@ def security(request: HttpRequest) -> HttpResponse:
         "codes_left": recovery_codes_left(user=user),
         "has_device": has_second_factor(user),
         "may_enrol_here": has_second_factor(user) or not user.is_staff,
+        "next": _next_url(request, ""),
     }
     return render(request, "accounts/security.html", context)
 

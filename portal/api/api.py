@@ -5,7 +5,7 @@ from ninja.errors import AuthenticationError
 
 from portal.accounts.recent_auth import RecentAuthNeeded
 from portal.api import activation, me, requests, schemas, signing, staff, tokens
-from portal.companies.permissions import NotAllowed
+from portal.companies.permissions import NotAllowed, SecondFactorNeeded
 from portal.core.ratelimit import RateLimited, retry_after
 from portal.onboarding.pipeline import IllegalMove
 
@@ -33,6 +33,11 @@ def field_errors(request, exc: schemas.FieldErrors):
 
 @api.exception_handler(NotAllowed)
 def not_allowed(request, exc: NotAllowed):
+    return api.create_response(request, {"detail": str(exc)}, status=403)
+
+
+@api.exception_handler(SecondFactorNeeded)
+def second_factor_needed(request, exc: SecondFactorNeeded):
     return api.create_response(request, {"detail": str(exc)}, status=403)
 
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from ninja import Router
 from ninja.errors import HttpError
@@ -19,12 +20,13 @@ from portal.agreements.models import Agreement
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN
 from portal.companies.forms import CONTACT_FIELDS, EDITABLE, CompanyProfileForm, ContactForm
-from portal.companies.models import Contact, Invitation, Membership
+from portal.companies.models import Company, Contact, Invitation, Membership
 from portal.companies.permissions import Action, company_for
 from portal.companies.services import (
     AlreadyMember,
     ContactRefused,
     LastAdmin,
+    TwoStepRuleRefused,
     company_profile_update,
     contact_add,
     contact_remove,
@@ -34,6 +36,7 @@ from portal.companies.services import (
     invitation_send,
     member_remove,
     member_role_change,
+    two_step_rule_set,
 )
 from portal.notifications.services import absolute_url
 
@@ -74,6 +77,7 @@ class CompanyDetailOut(schemas.Schema):
     phone: str
     website: str
     tenants: list[TenantOfCompany]
+    require_mfa: bool = Field(description="Every member must sign in with a second factor to use the company.")
 
     @staticmethod
     def resolve_address(company) -> object:
@@ -216,6 +220,9 @@ class CompanyPatch(schemas.PartialBody):
     address: AddressPatch | None = None
     phone: schemas.ShortText | None = None
     website: schemas.Text | None = None
+    require_mfa: bool | None = Field(
+        None, description="Require two-step sign-in of every member (administrators, after a recent sign-in)."
+    )
 
 
 # Form field <- where it is in the JSON body, so that an error points at the JSON field.
@@ -233,12 +240,30 @@ PROFILE_LOCATIONS = {
 @router.patch(
     "/companies/{company_id}",
     response={200: CompanyDetailOut, **MEMBER_ERRORS},
-    summary="Change the address, phone or website of a company of yours (administrators, billing)",
+    summary="Change the address, phone or website (administrators, billing), or the two-step rule (administrators)",
 )
 def company_update(request, payload: CompanyPatch, company_id: int = CompanyId):
-    company, _ = company_for(request.auth, company_id, Action.EDIT_PROFILE)
-    data = {field: getattr(company, field) for field in EDITABLE}
     sent = payload.dict(exclude_none=True)
+    rule = sent.pop("require_mfa", None)
+    if rule is not None:
+        company_for(request.auth, company_id, Action.MANAGE_MEMBERS)
+        recent_auth_check(request)
+    company, _ = company_for(request.auth, company_id, Action.EDIT_PROFILE if sent else Action.VIEW)
+    changes = _profile_changes(company, sent) if sent else {}
+    with transaction.atomic():
+        if changes:
+            company = company_profile_update(company_id=company_id, changes=changes)
+        if rule is not None:
+            try:
+                company = two_step_rule_set(company_id=company_id, on=rule, by=request.auth)
+            except TwoStepRuleRefused as refused:
+                raise HttpError(409, str(refused)) from None
+    return company
+
+
+def _profile_changes(company: Company, sent: dict) -> dict[str, str]:
+    """The profile as the body changes it, checked by the page's form: {field: value}, or FieldErrors (422)."""
+    data = {field: getattr(company, field) for field in EDITABLE}
     for field, location in PROFILE_LOCATIONS.items():
         value: object = sent
         for part in location:
@@ -248,7 +273,7 @@ def company_update(request, payload: CompanyPatch, company_id: int = CompanyId):
     form = CompanyProfileForm(data)
     if not form.is_valid():
         raise schemas.form_field_errors(form, PROFILE_LOCATIONS)
-    return company_profile_update(company_id=company_id, changes={f: form.cleaned_data[f] for f in EDITABLE})
+    return {field: form.cleaned_data[field] for field in EDITABLE}
 
 
 class InvitationIn(schemas.Schema):

@@ -33,6 +33,11 @@ class Company(models.Model):
     country = models.CharField(max_length=2)
     phone = models.CharField(max_length=20, help_text="E.164")
     website = models.URLField(blank=True)
+    require_mfa = models.BooleanField(
+        "requires two-step sign-in",
+        default=False,
+        help_text="Every member must have an authenticator app or a passkey to open the company's pages and API.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

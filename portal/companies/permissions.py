@@ -9,6 +9,7 @@ from enum import StrEnum
 from django.http import Http404
 
 from portal.accounts.models import User
+from portal.accounts.second_factor import has_second_factor
 from portal.companies.models import Company, Membership
 
 Role = Membership.Role
@@ -28,6 +29,17 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.MANAGE_CONTACTS: frozenset({Role.ADMIN}),
     Action.MANAGE_MEMBERS: frozenset({Role.ADMIN}),
 }
+
+
+class SecondFactorNeeded(Exception):
+    """The company requires two-step sign-in and the user has no second factor yet: enrolment comes first."""
+
+    def __init__(self, company: Company):
+        self.company = company
+        super().__init__(
+            f"{company.legal_name} requires two-step sign-in for its members: set it up at /accounts/security/ "
+            "(an authenticator app or a passkey), then try again."
+        )
 
 
 class NotAllowed(Exception):
@@ -53,13 +65,21 @@ def can(role: Role | None, action: Action) -> bool:
 
 def company_for(user: User, company_id: int, action: Action = Action.VIEW) -> tuple[Company, Role]:
     """The company and the user's role in it, if the role may do `action`: Http404 when the company is not the
-    user's (also for staff, who work in the back-office), NotAllowed when the role may not."""
-    role = role_of(user, company_id)
-    if role is None:
+    user's (also for staff, who work in the back-office), SecondFactorNeeded when the company requires two-step
+    sign-in and the user has no second factor, NotAllowed when the role may not."""
+    membership = (
+        Membership.objects.select_related("company").filter(user=user, company_id=company_id).first()
+        if user.is_authenticated
+        else None
+    )
+    if membership is None:
         raise Http404("No such company.")
+    company, role = membership.company, Role(membership.role)
+    if company.require_mfa and not has_second_factor(user):
+        raise SecondFactorNeeded(company)
     if not can(role, action):
         raise NotAllowed(action, role)
-    return Company.objects.get(pk=company_id), role
+    return company, role
 
 
 def allowed_actions(role: Role | None) -> dict[str, bool]:

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.accounts.models import User
+from portal.accounts.second_factor import has_second_factor
 from portal.companies.forms import EDITABLE
 from portal.companies.models import Company, Contact, Invitation, Membership
 from portal.companies.signals import profile_changed
@@ -98,6 +99,42 @@ def company_profile_update(*, company_id: int, changes: dict[str, str]) -> Compa
         if changed:
             company.save(update_fields=changed)
             transaction.on_commit(lambda: profile_changed.send(sender=Company, company=company, fields=changed))
+    return company
+
+
+class TwoStepRuleRefused(Exception):
+    """The administrator turning the company's two-step rule on has no second factor of their own yet."""
+
+
+OWN_SECOND_FACTOR_FIRST = (
+    "Set up your own two-step sign-in first (an authenticator app or a passkey, at /accounts/security/): "
+    "the rule would shut you out too."
+)
+
+
+def two_step_rule_set(*, company_id: int, on: bool, by: User) -> Company:
+    """The company's rule that every member signs in with a second factor; members hear of it when it comes on."""
+    if on and not has_second_factor(by):
+        raise TwoStepRuleRefused(OWN_SECOND_FACTOR_FIRST)
+    with transaction.atomic():
+        company = Company.objects.select_for_update().get(pk=company_id)
+        if company.require_mfa == on:
+            return company
+        company.require_mfa = on
+        company.save(update_fields=["require_mfa"])
+        if on:
+            security_url = absolute_url(reverse("accounts:security"))
+            for member in company.memberships.select_related("user").exclude(user=by):
+                email_queue(
+                    template="two-step-required",
+                    to=[member.user.email],
+                    context={
+                        "company": company,
+                        "by": by,
+                        "has_device": has_second_factor(member.user),
+                        "security_url": security_url,
+                    },
+                )
     return company
 
 

@@ -1,5 +1,6 @@
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -7,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -25,13 +27,14 @@ from portal.companies.forms import (
     NewAccountForm,
 )
 from portal.companies.models import Company, Contact, Invitation, Membership
-from portal.companies.permissions import Action, NotAllowed, Role, allowed_actions, company_for
+from portal.companies.permissions import Action, NotAllowed, Role, SecondFactorNeeded, allowed_actions, company_for
 from portal.companies.services import (
     AlreadyMember,
     ContactRefused,
     InviteeHasAnAccount,
     LastAdmin,
     NotTheInvitee,
+    TwoStepRuleRefused,
     company_profile_update,
     contact_add,
     contact_remove,
@@ -45,9 +48,11 @@ from portal.companies.services import (
     member_remove,
     member_role_change,
     tenant_credentials_reveal,
+    two_step_rule_set,
 )
 from portal.core.links import link_view
 from portal.onboarding.selectors import requests_visible_to
+from portal.provisioning.models import Tenant
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -66,6 +71,14 @@ def home(request: HttpRequest) -> HttpResponse:
 def tenant_admin_reveal(request: HttpRequest, pk: int) -> HttpResponse:
     """The tenant's initial admin account, shown once to a user of the company, then wiped."""
     assert isinstance(request.user, User)  # login_required
+    company_id = Tenant.objects.filter(pk=pk).values_list("company_id", flat=True).first()
+    try:
+        if company_id is not None:
+            company_for(request.user, company_id)
+    except SecondFactorNeeded as needed:
+        return _enrolment_first(request, needed)
+    except Http404:
+        pass  # not the user's: the same answer as for a tenant without credentials
     credentials = tenant_credentials_reveal(tenant_id=pk, user=request.user)
     if credentials is None:
         messages.info(request, "There is no administrator account to show: it was already shown once.")
@@ -76,6 +89,17 @@ def tenant_admin_reveal(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 CompanyView = Callable[..., HttpResponse]
+
+
+def _enrolment_first(request: HttpRequest, needed: SecondFactorNeeded) -> HttpResponse:
+    """The company requires two-step sign-in: to the security page, and back here (or to the company) after."""
+    messages.warning(
+        request,
+        f"{needed.company.legal_name} requires two-step sign-in: add an authenticator app or a passkey to open its "
+        "pages.",
+    )
+    back = request.get_full_path() if request.method == "GET" else reverse("company", args=[needed.company.pk])
+    return redirect(f"{reverse('accounts:security')}?next={quote(back)}")
 
 
 def company_view(action: Action = Action.VIEW) -> Callable[[CompanyView], CompanyView]:
@@ -91,6 +115,8 @@ def company_view(action: Action = Action.VIEW) -> Callable[[CompanyView], Compan
                 company, role = company_for(request.user, company_id, action)
             except NotAllowed as refused:
                 return render(request, "companies/not_allowed.html", {"reason": str(refused)}, status=403)
+            except SecondFactorNeeded as needed:
+                return _enrolment_first(request, needed)
             if request.user.last_company_id != company.pk:  # sign-in lands here next time
                 User.objects.filter(pk=request.user.pk).update(last_company=company)
             return view(request, company, role, *args, **kwargs)
@@ -177,6 +203,27 @@ def member_remove_view(request: HttpRequest, company: Company, role: Role, membe
         lambda: member_remove(company_id=company.pk, member_id=member_id),
         "The member no longer has access to the company.",
     )
+
+
+@require_POST
+@company_view(Action.MANAGE_MEMBERS)
+@recent_auth_required
+def two_step_rule(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
+    """An administrator requires two-step sign-in of every member, or stops requiring it."""
+    assert isinstance(request.user, User)
+    on = request.POST.get("require_mfa") == "on"
+    try:
+        two_step_rule_set(company_id=company.pk, on=on, by=request.user)
+    except TwoStepRuleRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(
+            request,
+            "Every member now needs two-step sign-in to open the company's pages; they were told by e-mail."
+            if on
+            else "Two-step sign-in is no longer required of the company's members.",
+        )
+    return redirect("company", company_id=company.pk)
 
 
 @company_view(Action.EDIT_PROFILE)
