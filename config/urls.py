@@ -26,6 +26,12 @@ urlpatterns = [
     path("c/<int:company_id>/members/<int:member_id>/role/", company_views.member_role, name="member_role"),
     path("c/<int:company_id>/members/<int:member_id>/remove/", company_views.member_remove_view, name="member_remove"),
     path("c/<int:company_id>/invitations/", company_views.invite, name="invite"),
+    path("c/<int:company_id>/identity/", company_views.identity, name="identity_change"),
+    path(
+        "c/<int:company_id>/identity/<int:change_id>/withdraw/",
+        company_views.identity_change_withdraw_view,
+        name="identity_change_withdraw",
+    ),
     path("c/<int:company_id>/two-step/", company_views.two_step_rule, name="two_step_rule"),
     path(
         "c/<int:company_id>/invitations/<int:invitation_id>/revoke/",

@@ -13,7 +13,7 @@ from portal.accounts.models import User
 from portal.api.api import api
 from portal.companies.models import Company, Contact, Membership
 from portal.companies.permissions import PERMISSIONS, Action, Role
-from portal.companies.services import invitation_send
+from portal.companies.services import identity_change_request, invitation_send
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +34,7 @@ PROFILE = {
     "phone": "+32 9 222 33 44",
     "website": "https://brightwave.example",
 }
+IDENTITY = {"legal_name": "Brightwave Data BV", "vat_number": "BE0202239951"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ ATTEMPTS = [
     Attempt(Action.EDIT_PROFILE, "GET", "/c/{company}/profile/"),
     Attempt(Action.EDIT_PROFILE, "POST", "/c/{company}/profile/", PROFILE),
     Attempt(Action.EDIT_PROFILE, "PATCH", "/api/v1/companies/{company}", {"phone": "+32 9 222 33 44"}),
+    Attempt(Action.REQUEST_IDENTITY_CHANGE, "GET", "/c/{company}/identity/"),
+    Attempt(Action.REQUEST_IDENTITY_CHANGE, "POST", "/c/{company}/identity/", IDENTITY),
+    Attempt(Action.REQUEST_IDENTITY_CHANGE, "POST", "/api/v1/companies/{company}/profile-changes", IDENTITY),
     Attempt(Action.MANAGE_CONTACTS, "GET", "/c/{company}/contacts/new/"),
     Attempt(Action.MANAGE_CONTACTS, "POST", "/c/{company}/contacts/new/", NEW_CONTACT),
     Attempt(
@@ -84,6 +88,8 @@ ATTEMPTS = [
         {"email": "ivy@b.example", "role": "billing"},
     ),
     Attempt(Action.MANAGE_MEMBERS, "DELETE", "/api/v1/companies/{company}/invitations/{invitation}"),
+    Attempt(Action.MANAGE_MEMBERS, "POST", "/c/{company}/two-step/", {}),
+    Attempt(Action.MANAGE_MEMBERS, "PATCH", "/api/v1/companies/{company}", {"require_mfa": False}),
 ]
 
 
@@ -199,7 +205,9 @@ def two_companies(signed, worker, other_company_user):
     admin = User.objects.create_user("ada@brightwave.example", "Ada-administers-2026", first_name="Ada")
     member = Membership.objects.create(user=admin, company=company, role=Role.ADMIN)
     invitation = invitation_send(company_id=company.pk, email="ian@brightwave.example", role="technical", by=admin)
+    change = identity_change_request(company_id=company.pk, changes={"legal_name": {"old": "A", "new": "B"}}, by=admin)
     ids = {
+        "change": change.pk,
         "company": company.pk,
         "member": member.pk,
         "contact": company.contacts.first().pk,

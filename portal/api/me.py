@@ -19,12 +19,13 @@ from portal.accounts.services import profile_update
 from portal.agreements.models import Agreement
 from portal.api import schemas
 from portal.api.auth import SIGNED_IN
-from portal.companies.forms import CONTACT_FIELDS, EDITABLE, CompanyProfileForm, ContactForm
-from portal.companies.models import Company, Contact, Invitation, Membership
+from portal.companies.forms import CONTACT_FIELDS, EDITABLE, CompanyProfileForm, ContactForm, IdentityChangeForm
+from portal.companies.models import Company, Contact, Invitation, Membership, ProfileChange
 from portal.companies.permissions import Action, company_for
 from portal.companies.services import (
     AlreadyMember,
     ContactRefused,
+    IdentityChangeRefused,
     LastAdmin,
     TwoStepRuleRefused,
     company_profile_update,
@@ -32,6 +33,8 @@ from portal.companies.services import (
     contact_remove,
     contact_update,
     contacts_current,
+    identity_change_request,
+    identity_change_withdraw,
     invitation_revoke,
     invitation_send,
     member_remove,
@@ -450,4 +453,69 @@ def contact_patch(request, payload: CompanyContactPatch, company_id: int = Compa
 def contact_delete(request, company_id: int = CompanyId, contact_id: int = MemberId):
     company_for(request.auth, company_id, Action.MANAGE_CONTACTS)
     _contact_change(lambda: contact_remove(company_id=company_id, contact_id=contact_id))
+    return Status(204, None)
+
+
+class IdentityChangeIn(schemas.PartialBody):
+    legal_name: schemas.Text | None = None
+    vat_number: schemas.ShortText | None = None
+
+
+class FieldChange(schemas.Schema):
+    old: str
+    new: str
+
+
+class IdentityChangeOut(schemas.Schema):
+    id: int
+    status: Literal["pending", "applied", "refused", "withdrawn"]
+    changes: dict[str, FieldChange] = Field(description="legal_name, vat_number, registry_number: old and new value.")
+    created_at: datetime
+    decided_at: datetime | None
+    reason: str = Field(description="Why the reseller refused it, when it did.")
+
+
+@router.get(
+    "/companies/{company_id}/profile-changes",
+    response={200: list[IdentityChangeOut], **schemas.READ_ERRORS},
+    summary="Requested changes of a company's legal name or VAT number, newest first",
+)
+def identity_changes(request, company_id: int = CompanyId):
+    company, _ = company_for(request.auth, company_id, Action.VIEW)
+    return list(company.profile_changes.all()[:50])
+
+
+@router.post(
+    "/companies/{company_id}/profile-changes",
+    response={202: IdentityChangeOut, **MEMBER_ERRORS},
+    summary="Ask for a new legal name or VAT number (administrators, billing): the reseller accepts or refuses it",
+)
+def identity_change_create(request, payload: IdentityChangeIn, company_id: int = CompanyId):
+    company, _ = company_for(request.auth, company_id, Action.REQUEST_IDENTITY_CHANGE)
+    sent = payload.dict(exclude_none=True)
+    form = IdentityChangeForm(
+        {"legal_name": company.legal_name, "vat_number": company.vat_number, **sent}, company=company
+    )
+    if not form.is_valid():
+        raise schemas.form_field_errors(form, {})
+    try:
+        change = identity_change_request(company_id=company_id, changes=form.changes(), by=request.auth)
+    except IdentityChangeRefused as refused:
+        raise HttpError(409, str(refused)) from None
+    return Status(202, change)
+
+
+@router.delete(
+    "/companies/{company_id}/profile-changes/{change_id}",
+    response={204: None, **MEMBER_ERRORS},
+    summary="Withdraw a change of the legal name or VAT number that still waits (administrators, billing)",
+)
+def identity_change_delete(request, company_id: int = CompanyId, change_id: int = MemberId):
+    company_for(request.auth, company_id, Action.REQUEST_IDENTITY_CHANGE)
+    _refusals(
+        lambda: identity_change_withdraw(company_id=company_id, change_id=change_id),
+        missing=ProfileChange.DoesNotExist,
+        what="change",
+        refused=IdentityChangeRefused,
+    )
     return Status(204, None)

@@ -18,6 +18,8 @@ from portal.agreements.documents import agreement_pdf
 from portal.agreements.models import Agreement
 from portal.agreements.services import agreement_resend, agreement_withdraw
 from portal.agreements.views import pdf_response
+from portal.companies.models import ProfileChange
+from portal.companies.services import IdentityChangeRefused, identity_change_accept, identity_change_refuse
 from portal.core.timefmt import duration_words
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.pipeline import IllegalMove, can_move
@@ -82,7 +84,14 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "backoffice/pipeline.html",
-        {"tabs": tabs, "stage": stage, "q": query, "rows": _rows(page), "pager": _pager(page, stage, query)},
+        {
+            "tabs": tabs,
+            "stage": stage,
+            "q": query,
+            "rows": _rows(page),
+            "pager": _pager(page, stage, query),
+            "identity_changes_waiting": ProfileChange.objects.filter(status=ProfileChange.Status.PENDING).count(),
+        },
     )
 
 
@@ -247,3 +256,42 @@ def lockout_unlock(request: HttpRequest) -> HttpResponse:
     else:
         messages.info(request, f"{email} was not locked.")
     return redirect("backoffice:lockouts")
+
+
+@staff_required
+def identity_changes(request: HttpRequest) -> HttpResponse:
+    """Customers' requests for a new legal name or VAT number, oldest first, and the latest decisions."""
+    changes = ProfileChange.objects.select_related("company", "requested_by", "decided_by")
+    context = {
+        "pending": list(changes.filter(status=ProfileChange.Status.PENDING).order_by("created_at")),
+        "decided": list(changes.exclude(status=ProfileChange.Status.PENDING).order_by("-decided_at")[:20]),
+    }
+    return render(request, "backoffice/identity_changes.html", context)
+
+
+def _identity_decision(action, success: str, *, field: str = ""):
+    """A staff decision on a change of legal identity: POST only; the service gets the form's one field, if any."""
+
+    @staff_required
+    @require_POST
+    def view(request: HttpRequest, change_id: int) -> HttpResponse:
+        try:
+            action(change_id=change_id, by=request.user, **({field: request.POST.get(field, "")} if field else {}))
+        except ProfileChange.DoesNotExist:
+            raise Http404("No such change.") from None
+        except IdentityChangeRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, success)
+        return redirect("backoffice:identity_changes")
+
+    return view
+
+
+identity_change_accept_view = _identity_decision(
+    identity_change_accept,
+    "Accepted: the company's record is changed, the customer is told, Microsoft's billing profile follows.",
+)
+identity_change_refuse_view = _identity_decision(
+    identity_change_refuse, "Refused: the customer is told why.", field="reason"
+)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.companies.models import Company, Contact, Membership
+from portal.companies.models import Company, Contact, Membership, ProfileChange
 
 
 class ContactInline(admin.TabularInline):
@@ -26,3 +26,23 @@ class ContactAdmin(admin.ModelAdmin):
     list_display = ["full_name", "email", "company", "job_title"]
     search_fields = ["email", "last_name", "company__legal_name"]
     raw_id_fields = ["company", "user"]
+
+
+@admin.register(ProfileChange)
+class ProfileChangeAdmin(admin.ModelAdmin):
+    """Decided in the back-office (which tells the customer and updates Microsoft); read here."""
+
+    list_display = ["company", "status", "requested_by", "created_at", "decided_by", "decided_at"]
+    list_filter = ["status"]
+    search_fields = ["company__legal_name", "company__vat_number"]
+    raw_id_fields = ["company", "requested_by", "decided_by"]
+    readonly_fields = [
+        "company",
+        "changes",
+        "status",
+        "requested_by",
+        "created_at",
+        "decided_by",
+        "decided_at",
+        "reason",
+    ]

@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 
 from portal.accounts.forms import NewPasswordForm
 from portal.companies.countries import COUNTRY_CHOICES
-from portal.companies.models import Contact, Membership
-from portal.companies.validation import phone_normalise
+from portal.companies.models import Company, Contact, Membership
+from portal.companies.validation import phone_normalise, vat_normalise
 from portal.core.forms import PortalForm
 
 # The profile fields a member may change; legal name and VAT number are what the agreement and tenant were made for.
@@ -72,3 +72,44 @@ class ContactForm(PortalForm):
 
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title", "kind")
+
+
+class IdentityChangeForm(PortalForm):
+    """A new legal name or VAT number, with the request form's rules; the VAT number is read for the company's
+    country (and gives the company number, as on the request form)."""
+
+    legal_name = forms.CharField(label="Legal name", max_length=200)
+    vat_number = forms.CharField(
+        label="VAT number", max_length=30, help_text="With or without country prefix, e.g. BE0403.170.701"
+    )
+
+    def __init__(self, *args, company: Company, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.company = company
+
+    def clean_legal_name(self) -> str:
+        return self.cleaned_data["legal_name"].strip()
+
+    def clean(self) -> dict:
+        super().clean()
+        data = self.cleaned_data
+        if "vat_number" in data:
+            try:
+                vat = vat_normalise(data["vat_number"], self.company.country)
+                data["vat_number"], data["registry_number"] = vat.number, vat.registry_number
+            except ValidationError as error:
+                self.add_error("vat_number", error)
+        if not self.errors and not self.changes():
+            raise ValidationError("These are the company's legal name and VAT number already: change one of them.")
+        return data
+
+    def changes(self) -> dict[str, dict[str, str]]:
+        """{field: {"old", "new"}} for the fields that change."""
+        return {
+            field: {"old": getattr(self.company, field), "new": self.cleaned_data[field]}
+            for field in IDENTITY_FIELDS
+            if field in self.cleaned_data and self.cleaned_data[field] != getattr(self.company, field)
+        }
+
+
+IDENTITY_FIELDS = ("legal_name", "vat_number", "registry_number")

@@ -131,3 +131,47 @@ class Invitation(OneTimeLink):
 
     def __str__(self) -> str:
         return f"invitation of {self.email} to {self.company}"
+
+
+class ProfileChange(models.Model):
+    """A member's request to change the company's legal identity (legal name, VAT number): the agreement and the
+    tenant were made for the old one, so staff accept or refuse it. One pending request per company at a time."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the reseller"
+        APPLIED = "applied", "Accepted and applied"
+        REFUSED = "refused", "Refused"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="profile_changes")
+    changes = models.JSONField(help_text='{field: {"old": …, "new": …}} for the fields that change.')
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="profile_changes_requested"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, help_text="Why staff refused it; the requester reads it.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company"], condition=models.Q(status="pending"), name="profile_change_one_pending"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"change of {', '.join(self.changes)} for {self.company} ({self.status})"
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(label, old, new) per field, for pages and e-mails."""
+        return [
+            (IDENTITY_LABELS.get(field, field), value["old"], value["new"]) for field, value in self.changes.items()
+        ]
+
+
+IDENTITY_LABELS = {"legal_name": "Legal name", "vat_number": "VAT number", "registry_number": "Company number"}

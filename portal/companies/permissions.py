@@ -18,6 +18,7 @@ Role = Membership.Role
 class Action(StrEnum):
     VIEW = "company.view"  # the company, its tenants, contacts, members, agreements and requests
     EDIT_PROFILE = "company.edit_profile"  # address, phone, website
+    REQUEST_IDENTITY_CHANGE = "company.request_identity_change"  # legal name, VAT number: staff decide
     MANAGE_CONTACTS = "contacts.manage"  # add, edit, remove contacts
     MANAGE_MEMBERS = "members.manage"  # invitations, roles, removal, the company's two-step rule
 
@@ -26,6 +27,7 @@ EVERY_ROLE = frozenset(Role)
 PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.VIEW: EVERY_ROLE,
     Action.EDIT_PROFILE: frozenset({Role.ADMIN, Role.BILLING}),
+    Action.REQUEST_IDENTITY_CHANGE: frozenset({Role.ADMIN, Role.BILLING}),
     Action.MANAGE_CONTACTS: frozenset({Role.ADMIN}),
     Action.MANAGE_MEMBERS: frozenset({Role.ADMIN}),
 }

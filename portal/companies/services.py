@@ -10,7 +10,7 @@ from django.utils import timezone
 from portal.accounts.models import User
 from portal.accounts.second_factor import has_second_factor
 from portal.companies.forms import EDITABLE
-from portal.companies.models import Company, Contact, Invitation, Membership
+from portal.companies.models import Company, Contact, Invitation, Membership, ProfileChange
 from portal.companies.signals import profile_changed
 from portal.core.links import link_issue, link_open, link_revoke, link_use
 from portal.core.sealed_box import open_text
@@ -291,3 +291,89 @@ def contact_remove(*, company_id: int, contact_id: int) -> Contact:
         contact.removed_at = timezone.now()
         contact.save(update_fields=["removed_at"])
     return contact
+
+
+class IdentityChangeRefused(Exception):
+    """A legal-identity change that cannot be asked for or decided as it stands (the message says why)."""
+
+
+def identity_change_request(*, company_id: int, changes: dict[str, dict[str, str]], by: User) -> ProfileChange:
+    """A member asks for a new legal name or VAT number (checked by IdentityChangeForm); staff decide."""
+    with transaction.atomic():
+        company = Company.objects.select_for_update().get(pk=company_id)
+        if company.profile_changes.filter(status=ProfileChange.Status.PENDING).exists():
+            raise IdentityChangeRefused(
+                "A change of the legal name or VAT number is already waiting for the reseller: withdraw it first to "
+                "ask for another."
+            )
+        return ProfileChange.objects.create(company=company, changes=changes, requested_by=by)
+
+
+def identity_change_withdraw(*, company_id: int, change_id: int) -> ProfileChange:
+    with transaction.atomic():
+        change = ProfileChange.objects.select_for_update().get(pk=change_id, company_id=company_id)
+        if change.status != ProfileChange.Status.PENDING:
+            raise IdentityChangeRefused(f"This change is no longer waiting: {change.get_status_display().lower()}.")
+        change.status = ProfileChange.Status.WITHDRAWN
+        change.decided_at = timezone.now()
+        change.save(update_fields=["status", "decided_at"])
+    return change
+
+
+def _identity_change_decided(change: ProfileChange) -> None:
+    if change.requested_by is not None:
+        email_queue(
+            template="identity-change-decided",
+            to=[change.requested_by.email],
+            context={
+                "change": change,
+                "company": change.company,
+                "company_url": absolute_url(reverse("company", args=[change.company_id])),
+            },
+        )
+
+
+def _pending_locked(change_id: int) -> ProfileChange:
+    change = ProfileChange.objects.select_for_update().select_related("company", "requested_by").get(pk=change_id)
+    if change.status != ProfileChange.Status.PENDING:
+        raise IdentityChangeRefused(f"This change was already decided: {change.get_status_display().lower()}.")
+    return change
+
+
+def identity_change_accept(*, change_id: int, by: User) -> ProfileChange:
+    """Staff accept: the company takes the new values, if its current ones are still those the member saw; the
+    requester is told, and Microsoft's billing profile follows (profile_changed)."""
+    with transaction.atomic():
+        change = _pending_locked(change_id)
+        company = Company.objects.select_for_update().get(pk=change.company_id)
+        moved = [field for field, value in change.changes.items() if getattr(company, field) != value["old"]]
+        if moved:
+            raise IdentityChangeRefused(
+                "The company's details changed since this was asked for: refuse it and let the customer ask again."
+            )
+        for field, value in change.changes.items():
+            setattr(company, field, value["new"])
+        fields = list(change.changes)
+        company.save(update_fields=fields)
+        change.company = company
+        change.status, change.decided_by, change.decided_at = ProfileChange.Status.APPLIED, by, timezone.now()
+        change.save(update_fields=["status", "decided_by", "decided_at"])
+        _identity_change_decided(change)
+        transaction.on_commit(lambda: profile_changed.send(sender=Company, company=company, fields=fields))
+    return change
+
+
+def identity_change_refuse(*, change_id: int, by: User, reason: str) -> ProfileChange:
+    """Staff refuse, saying why: the requester reads the reason."""
+    reason = reason.strip()
+    if not reason:
+        raise IdentityChangeRefused("Say why the change is refused: the customer reads it.")
+    if control_characters_in(reason, multiline=True):
+        raise IdentityChangeRefused(CONTROL_REFUSED)
+    with transaction.atomic():
+        change = _pending_locked(change_id)
+        change.status, change.decided_by, change.decided_at = ProfileChange.Status.REFUSED, by, timezone.now()
+        change.reason = reason
+        change.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        _identity_change_decided(change)
+    return change

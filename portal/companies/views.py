@@ -23,14 +23,16 @@ from portal.companies.forms import (
     EDITABLE,
     CompanyProfileForm,
     ContactForm,
+    IdentityChangeForm,
     InviteForm,
     NewAccountForm,
 )
-from portal.companies.models import Company, Contact, Invitation, Membership
+from portal.companies.models import Company, Contact, Invitation, Membership, ProfileChange
 from portal.companies.permissions import Action, NotAllowed, Role, SecondFactorNeeded, allowed_actions, company_for
 from portal.companies.services import (
     AlreadyMember,
     ContactRefused,
+    IdentityChangeRefused,
     InviteeHasAnAccount,
     LastAdmin,
     NotTheInvitee,
@@ -40,6 +42,8 @@ from portal.companies.services import (
     contact_remove,
     contact_update,
     contacts_current,
+    identity_change_request,
+    identity_change_withdraw,
     invitation_accept,
     invitation_accept_new,
     invitation_find,
@@ -149,6 +153,7 @@ def company_page(request: HttpRequest, company: Company, role: Role) -> HttpResp
         ),
         "invite_form": InviteForm(initial={"role": Role.TECHNICAL}),
         "requests": list(company.tenant_requests.order_by("-created_at")),
+        "identity_pending": company.profile_changes.filter(status=ProfileChange.Status.PENDING).first(),
     }
     return render(request, "companies/company.html", context)
 
@@ -237,6 +242,48 @@ def company_profile(request: HttpRequest, company: Company, role: Role) -> HttpR
     return render(
         request, "companies/profile.html", {"company": company, "form": form}, status=400 if form.errors else 200
     )
+
+
+@company_view(Action.REQUEST_IDENTITY_CHANGE)
+def identity(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
+    """Administrators and billing members ask for a new legal name or VAT number; the reseller decides."""
+    assert isinstance(request.user, User)
+    changes = list(company.profile_changes.select_related("requested_by")[:10])
+    pending = next((change for change in changes if change.status == ProfileChange.Status.PENDING), None)
+    form = IdentityChangeForm(
+        request.POST or None,
+        company=company,
+        initial={"legal_name": company.legal_name, "vat_number": company.vat_number},
+    )
+    if request.method == "POST" and pending is None and form.is_valid():
+        try:
+            identity_change_request(company_id=company.pk, changes=form.changes(), by=request.user)
+        except IdentityChangeRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, "Your request is with the reseller: you will hear of the decision by e-mail.")
+        return redirect("company", company_id=company.pk)
+    context = {
+        "company": company,
+        "form": form,
+        "pending": pending,
+        "decided": [change for change in changes if change is not pending],
+    }
+    return render(request, "companies/identity.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@company_view(Action.REQUEST_IDENTITY_CHANGE)
+def identity_change_withdraw_view(request: HttpRequest, company: Company, role: Role, change_id: int) -> HttpResponse:
+    try:
+        identity_change_withdraw(company_id=company.pk, change_id=change_id)
+    except ProfileChange.DoesNotExist:
+        raise Http404("No such change of this company.") from None
+    except IdentityChangeRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, "Withdrawn: the company's legal name and VAT number stay as they are.")
+    return redirect("identity_change", company_id=company.pk)
 
 
 @require_POST
