@@ -170,15 +170,33 @@ def signed_agreement(request: HttpRequest, company: Company, role: Role, agreeme
     return pdf_response(bytes(agreement.signed_pdf), agreement.signed_filename, inline=False)
 
 
-def _member_change(request: HttpRequest, company: Company, change: Callable[[], Membership], done: str) -> HttpResponse:
+class _Nothing(Exception):
+    """Never raised: for a change that no rule refuses."""
+
+
+def _change_done(
+    request: HttpRequest,
+    change: Callable[[], object],
+    done: str,
+    *,
+    missing: type[Exception],
+    what: str,
+    refused: type[Exception] = _Nothing,
+) -> None:
+    """Run a change of the company's: 404 when its object is not the company's, the rule's reason when one refuses
+    it, else `done` as the page's message."""
     try:
         change()
-    except Membership.DoesNotExist:
-        raise Http404("No such member.") from None
-    except LastAdmin as refused:
-        messages.error(request, str(refused))
+    except missing:
+        raise Http404(f"No such {what}.") from None
+    except refused as refusal:
+        messages.error(request, str(refusal))
     else:
         messages.success(request, done)
+
+
+def _member_change(request: HttpRequest, company: Company, change: Callable[[], Membership], done: str) -> HttpResponse:
+    _change_done(request, change, done, missing=Membership.DoesNotExist, what="member", refused=LastAdmin)
     return redirect("company", company_id=company.pk)
 
 
@@ -275,14 +293,14 @@ def identity(request: HttpRequest, company: Company, role: Role) -> HttpResponse
 @require_POST
 @company_view(Action.REQUEST_IDENTITY_CHANGE)
 def identity_change_withdraw_view(request: HttpRequest, company: Company, role: Role, change_id: int) -> HttpResponse:
-    try:
-        identity_change_withdraw(company_id=company.pk, change_id=change_id)
-    except ProfileChange.DoesNotExist:
-        raise Http404("No such change of this company.") from None
-    except IdentityChangeRefused as refused:
-        messages.error(request, str(refused))
-    else:
-        messages.success(request, "Withdrawn: the company's legal name and VAT number stay as they are.")
+    _change_done(
+        request,
+        lambda: identity_change_withdraw(company_id=company.pk, change_id=change_id),
+        "Withdrawn: the company's legal name and VAT number stay as they are.",
+        missing=ProfileChange.DoesNotExist,
+        what="change of this company",
+        refused=IdentityChangeRefused,
+    )
     return redirect("identity_change", company_id=company.pk)
 
 
@@ -307,11 +325,13 @@ def invite(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
 @require_POST
 @company_view(Action.MANAGE_MEMBERS)
 def invitation_revoke_view(request: HttpRequest, company: Company, role: Role, invitation_id: int) -> HttpResponse:
-    try:
-        invitation_revoke(company_id=company.pk, invitation_id=invitation_id)
-    except Invitation.DoesNotExist:
-        raise Http404("No such invitation.") from None
-    messages.success(request, "The invitation is withdrawn: its link no longer works.")
+    _change_done(
+        request,
+        lambda: invitation_revoke(company_id=company.pk, invitation_id=invitation_id),
+        "The invitation is withdrawn: its link no longer works.",
+        missing=Invitation.DoesNotExist,
+        what="invitation",
+    )
     return redirect("company", company_id=company.pk)
 
 
@@ -397,12 +417,12 @@ def contact_edit(request: HttpRequest, company: Company, role: Role, contact_id:
 @require_POST
 @company_view(Action.MANAGE_CONTACTS)
 def contact_remove_view(request: HttpRequest, company: Company, role: Role, contact_id: int) -> HttpResponse:
-    try:
-        contact_remove(company_id=company.pk, contact_id=contact_id)
-    except Contact.DoesNotExist:
-        raise Http404("No such contact.") from None
-    except ContactRefused as refused:
-        messages.error(request, str(refused))
-    else:
-        messages.success(request, "The contact is removed from the list.")
+    _change_done(
+        request,
+        lambda: contact_remove(company_id=company.pk, contact_id=contact_id),
+        "The contact is removed from the list.",
+        missing=Contact.DoesNotExist,
+        what="contact",
+        refused=ContactRefused,
+    )
     return redirect("company", company_id=company.pk)
