@@ -9,7 +9,7 @@ from django_tasks_db.models import DBTaskResult
 
 from portal.accounts.models import User
 from portal.companies.models import Contact, Membership
-from portal.companies.services import company_profile_update
+from portal.companies.services import company_profile_update, contact_add
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.services import request_submit, request_validate
 from portal.provisioning.base import PreconditionFailed, get_provisioner, provisioner_reset
@@ -313,3 +313,21 @@ def test_staff_read_a_conflict_at_390_px_and_push_again_by_keyboard(live_server,
     expect(page.get_by_text("on its way to Microsoft")).to_be_visible()
     context.close()
     assert _sync_jobs() == 1
+
+
+def test_a_new_billing_contact_reaches_microsoft_without_a_profile_change(at_microsoft, fake_partner_center, worker):
+    contact_add(
+        company_id=at_microsoft.company_id,
+        fields={
+            "first_name": "Bea",
+            "last_name": "Billing",
+            "email": "bea@brightwave.example",
+            "phone": "+32478111222",
+            "job_title": "",
+            "kind": Contact.Kind.BILLING,
+        },
+    )
+    worker()
+    stored = fake_partner_center.billing_profile(at_microsoft.customer_id)
+    assert (stored["firstName"], stored["lastName"], stored["email"]) == ("Bea", "Billing", "bea@brightwave.example")
+    assert len(fake_partner_center.api_requests("PUT", _path(at_microsoft))) == 1

@@ -11,7 +11,7 @@ from portal.accounts.models import User
 from portal.accounts.second_factor import has_second_factor
 from portal.companies.forms import EDITABLE
 from portal.companies.models import Company, Contact, Invitation, Membership, ProfileChange
-from portal.companies.signals import profile_changed
+from portal.companies.signals import CONTACTS, profile_changed
 from portal.core.links import link_issue, link_open, link_revoke, link_use
 from portal.core.sealed_box import open_text
 from portal.core.text import CONTROL_REFUSED, control_characters_in
@@ -250,6 +250,11 @@ def _kept_kinds_check(company: Company, without: Contact) -> None:
             )
 
 
+def _contacts_changed(company: Company) -> None:
+    """The billing contact Microsoft keeps is one of these: say so once the change is committed."""
+    transaction.on_commit(lambda: profile_changed.send(sender=Company, company=company, fields=[CONTACTS]))
+
+
 def contact_add(*, company_id: int, fields: dict[str, str]) -> Contact:
     """A new contact (or a removed one with this address, back with these details)."""
     with transaction.atomic():
@@ -262,8 +267,11 @@ def contact_add(*, company_id: int, fields: dict[str, str]) -> Contact:
                 setattr(existing, field, value)
             existing.removed_at = None
             existing.save()
-            return existing
-        return Contact.objects.create(company=company, **fields)
+            contact = existing
+        else:
+            contact = Contact.objects.create(company=company, **fields)
+        _contacts_changed(company)
+    return contact
 
 
 def contact_update(*, company_id: int, contact_id: int, fields: dict[str, str]) -> Contact:
@@ -279,6 +287,7 @@ def contact_update(*, company_id: int, contact_id: int, fields: dict[str, str]) 
         for field, value in fields.items():
             setattr(contact, field, value)
         contact.save(update_fields=list(fields))
+        _contacts_changed(company)
     return contact
 
 
@@ -290,6 +299,7 @@ def contact_remove(*, company_id: int, contact_id: int) -> Contact:
         _kept_kinds_check(company, contact)
         contact.removed_at = timezone.now()
         contact.save(update_fields=["removed_at"])
+        _contacts_changed(company)
     return contact
 
 

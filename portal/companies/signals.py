@@ -4,5 +4,6 @@ follows it)."""
 from django.dispatch import Signal
 
 # Sent once the change is committed; keyword arguments: `company` (the Company as saved) and `fields` (the names
-# of the fields that changed, Company's own field names).
+# of the fields that changed, Company's own field names, or CONTACTS when its contacts changed).
 profile_changed = Signal()
+CONTACTS = "contacts"

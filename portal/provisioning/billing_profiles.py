@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.companies.models import Company, Contact
+from portal.companies.signals import CONTACTS
 from portal.companies.validation import phone_normalise
 from portal.core.retry import backoff
 from portal.core.timefmt import duration_words
@@ -47,7 +48,10 @@ BACKOFF_MAX = timedelta(hours=2)
 # Partner Center's culture and language for the billing contact's language (Belgium's cultures, and English).
 CULTURES = {"nl": ("nl-BE", "nl"), "fr": ("fr-BE", "fr"), "en": ("en-US", "en")}
 # The company's fields that Microsoft's billing profile holds: a change of any other (VAT, website) is not sent.
-SOURCE_FIELDS = frozenset({"legal_name", "address_line1", "address_line2", "postal_code", "city", "country", "phone"})
+# The contacts hold the billing contact (its name and e-mail).
+SOURCE_FIELDS = frozenset(
+    {"legal_name", "address_line1", "address_line2", "postal_code", "city", "country", "phone", CONTACTS}
+)
 FIELD_LABELS = {
     "companyName": "Company name",
     "firstName": "Billing contact's first name",
