@@ -5,6 +5,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from portal.accounts.models import User
+from portal.companies.services import identity_change_request
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.services import request_submit
 from tests.conftest import request_data
@@ -46,6 +47,8 @@ def test_no_page_scrolls_sideways_on_a_390_px_phone(live_server, browser, settin
         request_submit(data=request_data(legal_name=f"{LONG_NAME} {n}", domain_prefix=f"longname{n}"))
     tess = User.objects.create_user("tess.with.a.long.address@brightwave-analytics.example", "Tess-manages-2026")
     tess.companies.add(request.company, through_defaults={"role": "admin"})
+    long_change = {"legal_name": {"old": LONG_NAME, "new": f"{LONG_NAME} Renamed"}}
+    identity_change_request(company_id=request.company_id, changes=long_change, by=tess)  # the staff queue's row
     vera = User.objects.create_user("vera@reseller.example", "Vera-validates-2026", is_staff=True)
 
     too_wide = {}
@@ -63,9 +66,18 @@ def test_no_page_scrolls_sideways_on_a_390_px_phone(live_server, browser, settin
                 f"/c/{request.company_id}/",
                 f"/c/{request.company_id}/profile/",
                 f"/c/{request.company_id}/contacts/new/",
+                f"/c/{request.company_id}/identity/",
             ],
         ),
-        (vera, ["/backoffice/", f"/backoffice/requests/{request.pk}/", "/backoffice/sign-in-lockouts/"]),
+        (
+            vera,
+            [
+                "/backoffice/",
+                f"/backoffice/requests/{request.pk}/",
+                "/backoffice/sign-in-lockouts/",
+                "/backoffice/identity-changes/",
+            ],
+        ),
     ):
         for path, width in widths(browser, live_server, paths, user).items():
             if width > 390:

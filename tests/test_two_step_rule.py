@@ -154,7 +154,7 @@ def signed_ids(team):
     company, _, bert = team
     member = Membership.objects.get(user=bert)
     contact = company.contacts.first()
-    return {"member": member.pk, "contact": contact.pk, "invitation": 1, "agreement": 1}
+    return {"member": member.pk, "contact": contact.pk, "invitation": 1, "agreement": 1, "change": 1}
 
 
 @pytest.mark.browser
@@ -187,3 +187,12 @@ def test_in_chromium_bert_is_sent_to_enrolment_then_reaches_the_company(live_ser
     expect(page.get_by_role("heading", name="Brightwave Analytics BV", level=1)).to_be_visible()  # back where he was
     assert page.url == f"{live_server.url}/c/{company.pk}/"
     context.close()
+
+
+def test_with_the_rule_on_a_members_last_device_stays(team):
+    company, tess, _ = team
+    rule_on(company)
+    device = TOTPDevice.objects.get(user=tess)
+    refused = signed_in(tess).post(f"/accounts/security/devices/authenticator/{device.pk}/remove/", follow=True)
+    assert "Brightwave Analytics BV requires two-step sign-in: add another" in refused.content.decode()
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()

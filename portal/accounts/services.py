@@ -233,10 +233,8 @@ class LastSecondFactor(Exception):
 
 
 def _company_requires_two_step(user: User) -> str | None:
-    for company in Company.objects.filter(memberships__user=user):
-        if getattr(company, "require_mfa", False):
-            return company.legal_name
-    return None
+    """The name of a company of the user's that requires two-step sign-in, if any."""
+    return Company.objects.filter(memberships__user=user, require_mfa=True).values_list("legal_name", flat=True).first()
 
 
 def device_remove(*, user: User, device: Device) -> None:
