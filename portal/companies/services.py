@@ -344,7 +344,11 @@ def _identity_change_decided(change: ProfileChange) -> None:
 
 
 def _pending_locked(change_id: int) -> ProfileChange:
-    change = ProfileChange.objects.select_for_update().select_related("company", "requested_by").get(pk=change_id)
+    change = (
+        ProfileChange.objects.select_for_update(of=("self",))
+        .select_related("company", "requested_by")
+        .get(pk=change_id)
+    )
     if change.status != ProfileChange.Status.PENDING:
         raise IdentityChangeRefused(f"This change was already decided: {change.get_status_display().lower()}.")
     return change
