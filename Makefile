@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test bench lint typecheck migrate browser clean
+.PHONY: run test bench lint typecheck migrate browser clean messages
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
@@ -40,6 +40,10 @@ test: $(VENV)/.installed-dev browser
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/run.py
+
+# Extract the strings into locale/{nl,fr}/LC_MESSAGES/django.po and compile them (pure Python, no GNU gettext).
+messages: $(VENV)/.installed
+	$(PY) manage.py catalogues
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

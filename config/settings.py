@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.core.languages.LanguageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "portal.accounts.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -179,6 +180,15 @@ AXES_LOCKOUT_CALLABLE = "portal.accounts.views.locked_out"
 AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en"
+# The portal's languages (Belgium's, and English). A page's language: the signed-in person's profile, else the
+# switcher's cookie, else Accept-Language; an API call's: Accept-Language, else the profile. Anything else: English.
+LANGUAGES = [("en", "English"), ("nl", "Nederlands"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Belgian conventions per language (Django's own `nl` formats are the Netherlands').
+FORMAT_MODULE_PATH = ["config.formats"]
+LANGUAGE_COOKIE_NAME = "portal_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env_str("TIME_ZONE", "Europe/Brussels")
 USE_I18N = True
 USE_TZ = True

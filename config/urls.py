@@ -6,6 +6,7 @@ from django_otp.admin import OTPAdminSite
 from portal.accounts import views as account_views
 from portal.api.api import api
 from portal.companies import views as company_views
+from portal.core.languages import language_set
 from portal.notifications import views as mailbox
 
 if settings.STAFF_REQUIRE_MFA:
@@ -15,6 +16,7 @@ admin.site.site_header = f"{settings.PORTAL_BRAND} portal administration"
 
 urlpatterns = [
     path("", company_views.home, name="home"),
+    path("language/", language_set, name="language_set"),
     path("tenants/<int:pk>/admin-account/", company_views.tenant_admin_reveal, name="tenant_admin_reveal"),
     path("c/<int:company_id>/", company_views.company_page, name="company"),
     path("c/<int:company_id>/profile/", company_views.company_profile, name="company_profile"),

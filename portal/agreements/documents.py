@@ -1,6 +1,6 @@
-"""The agreement as a document: a versioned Typst template, with an evidence page once signed.
+"""The agreement as a document: a versioned Typst template per language, with an evidence page once signed.
 
-One template per agreement version makes both the PDF that is sent and signed and the HTML the signer
+One template per agreement version and language makes both the PDF that is sent and signed and the HTML the signer
 reads on the signing page, from the same data: the two cannot say different things. The data goes to
 Typst as JSON (`sys.inputs`), never spliced into markup, so any company or person name prints as written.
 """
@@ -19,8 +19,9 @@ from typing import Any, Literal
 import typst
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
+from django.utils.translation import gettext
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -40,8 +41,35 @@ def templates_dir() -> Path:
     return Path(settings.BASE_DIR) / "templates" / "agreements"
 
 
-def template_name(version: str) -> str:
-    return f"service-agreement-{version}.typ"
+def template_name(version: str, language: str) -> str:
+    return f"service-agreement-{version}.{language}.typ"
+
+
+class LanguageMissing(Exception):
+    """This agreement version has no text in that language: it cannot be sent in it (never falls back to English)."""
+
+    def __init__(self, version: str, language: str):
+        self.version, self.language = version, language
+        super().__init__(
+            gettext("Version %(version)s of the agreement has no %(language)s text (%(file)s is missing).")
+            % {"version": version, "language": language_name(language), "file": template_name(version, language)}
+        )
+
+
+def language_name(language: str) -> str:
+    return str(dict(settings.LANGUAGES).get(language, language))
+
+
+def version_languages(version: str) -> list[str]:
+    """The languages this version of the agreement can be sent in: those whose template exists."""
+    codes = [code for code, _name in settings.LANGUAGES]
+    return [code for code in codes if (templates_dir() / template_name(version, code)).is_file()]
+
+
+def _template(version: str, language: str) -> str:
+    if language not in version_languages(version):
+        raise LanguageMissing(version, language)
+    return template_name(version, language)
 
 
 @cache
@@ -88,14 +116,17 @@ def _when(moment: datetime.datetime | None, pattern: str, empty: str = "—") ->
     return date_format(timezone.localtime(moment), pattern) if moment else empty
 
 
-def agreement_data(*, request: TenantRequest, version: str, prepared_at: datetime.datetime) -> dict[str, Any]:
-    """What an agreement says about this request, as plain JSON values."""
+def agreement_data(
+    *, request: TenantRequest, version: str, language: str, prepared_at: datetime.datetime
+) -> dict[str, Any]:
+    """What an agreement says about this request, as plain JSON values, dates written in `language`."""
     company = request.applicant
     technical, commercial = request.technical_contact, request.commercial_contact
     return {
         "brand": settings.PORTAL_BRAND,
         "version": version,
-        "prepared": _when(prepared_at, "j F Y"),
+        "language": language,
+        "prepared": _when(prepared_at, "DATE_FORMAT"),
         "request": request.pk,
         "company": {
             "legal_name": company.legal_name,
@@ -115,22 +146,28 @@ class RenderedAgreement:
     pdf: bytes  # sent, signed and sealed
 
 
-def agreement_render(*, request: TenantRequest, version: str) -> RenderedAgreement:
-    """The agreement of this request from the template of `version`, as PDF and as HTML."""
+def agreement_render(*, request: TenantRequest, version: str, language: str | None = None) -> RenderedAgreement:
+    """The agreement of this request from the template of `version`, in `language` (the request's unless said),
+    as PDF and as HTML. LanguageMissing when that version has no text in that language."""
+    language = language or request.language
+    template = _template(version, language)
     prepared_at = timezone.now()
-    data = agreement_data(request=request, version=version, prepared_at=prepared_at)
-    template = template_name(version)
+    with translation.override(language):
+        data = agreement_data(request=request, version=version, language=language, prepared_at=prepared_at)
     return RenderedAgreement(
         html=_compile(template, data, made_at=prepared_at, output="html").decode(),
         pdf=_compile(template, data, made_at=prepared_at, output="pdf"),
     )
 
 
-def agreement_pdf(*, request: TenantRequest, version: str) -> bytes:
+def agreement_pdf(*, request: TenantRequest, version: str, language: str | None = None) -> bytes:
     """The PDF alone: what staff preview before validating."""
+    language = language or request.language
+    template = _template(version, language)
     prepared_at = timezone.now()
-    data = agreement_data(request=request, version=version, prepared_at=prepared_at)
-    return _compile(template_name(version), data, made_at=prepared_at, output="pdf")
+    with translation.override(language):
+        data = agreement_data(request=request, version=version, language=language, prepared_at=prepared_at)
+    return _compile(template, data, made_at=prepared_at, output="pdf")
 
 
 def sha256(data: bytes) -> str:
@@ -168,7 +205,7 @@ def evidence_pdf(*, agreement: Agreement, invitation: SigningInvitation) -> byte
     """Untagged: the page joins the signed file as a drawing (a form XObject), which keeps no structure."""
     data = evidence_data(agreement=agreement, invitation=invitation)
     made_at = agreement.signed_at or timezone.now()
-    return _compile("evidence.typ", data, made_at=made_at, output="pdf", tagged=False)
+    return _compile(f"evidence.{agreement.language}.typ", data, made_at=made_at, output="pdf", tagged=False)
 
 
 def signed_document(*, agreement: Agreement, invitation: SigningInvitation) -> bytes:

@@ -16,6 +16,9 @@ class Agreement(models.Model):
 
     request = models.ForeignKey("onboarding.TenantRequest", on_delete=models.PROTECT, related_name="agreements")
     version = models.CharField(max_length=20, help_text="Template version the agreement was rendered from.")
+    language = models.CharField(
+        max_length=2, default="en", help_text="The language of the text that was sent and signed."
+    )
     html = models.TextField(help_text="The agreement as rendered when sent; the signed PDF is made from it.")
     pdf = models.BinaryField()
     sha256 = models.CharField(max_length=64)

@@ -13,8 +13,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.template import Context, Engine
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from portal.core.languages import DEFAULT as DEFAULT_LANGUAGE
+from portal.core.languages import language_clean
 from portal.core.retry import backoff
 from portal.core.timers import timer_set
 from portal.notifications.models import OutboundAttachment, OutboundEmail
@@ -33,9 +35,15 @@ def absolute_url(path: str) -> str:
     return settings.PORTAL_BASE_URL + path
 
 
-def email_render(*, template: str, context: dict) -> tuple[str, str, str]:
-    """Subject, text and HTML from templates/emails/<template>-subject.txt, -body.txt, -body.html."""
-    context = {"brand": settings.PORTAL_BRAND, "support_email": settings.PORTAL_SUPPORT_EMAIL, **context}
+def email_render(*, template: str, context: dict, language: str = "en") -> tuple[str, str, str]:
+    """Subject, text and HTML from templates/emails/<template>-subject.txt, -body.txt, -body.html, in `language`."""
+    with translation.override(language):
+        return _render(
+            template, {"brand": settings.PORTAL_BRAND, "support_email": settings.PORTAL_SUPPORT_EMAIL, **context}
+        )
+
+
+def _render(template: str, context: dict) -> tuple[str, str, str]:
     # A subject is plain text, not HTML: rendered without escaping, on one line (no header injection).
     subject = " ".join(
         Engine.get_default()
@@ -56,12 +64,16 @@ def email_queue(
     request=None,
     from_email: str | None = None,
     attachments: list[tuple[str, bytes, str]] = (),  # type: ignore[assignment]
+    language: str = "en",
 ) -> OutboundEmail:
-    """Queue one e-mail. Call inside the transaction of the change that causes it."""
-    subject, text, html = email_render(template=template, context=context)
+    """Queue one e-mail, written in its recipients' `language`. Call inside the transaction of the change that
+    causes it."""
+    language = language_clean(language) or DEFAULT_LANGUAGE
+    subject, text, html = email_render(template=template, context=context, language=language)
     email = OutboundEmail.objects.create(
         request=request,
         template=template,
+        language=language,
         from_email=from_email or settings.DEFAULT_FROM_EMAIL,
         to=sorted(set(to)),
         subject=subject,
@@ -255,6 +267,28 @@ def outbox_recover(*, overdue: timedelta = timedelta(minutes=10)) -> int:
                 send_email.enqueue(email_id=email_id)
                 count += 1
     return count
+
+
+def staff_recipients() -> dict[str, list[str]]:
+    """Staff alerts' addresses by language: STAFF_NOTIFICATION_EMAIL (written in English), or each active staff
+    user in their profile's language."""
+    from django.contrib.auth import get_user_model
+
+    if settings.STAFF_NOTIFICATION_EMAIL:
+        return {DEFAULT_LANGUAGE: staff_addresses()} if staff_addresses() else {}
+    groups: dict[str, list[str]] = {}
+    staff = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("pk")
+    for email, language in staff.values_list("email", "language"):
+        groups.setdefault(language_clean(language) or DEFAULT_LANGUAGE, []).append(email)
+    return groups
+
+
+def email_queue_staff(*, template: str, context: dict, request=None, **options) -> list[OutboundEmail]:
+    """One e-mail per language spoken by the staff who receive alerts."""
+    return [
+        email_queue(template=template, to=to, context=context, request=request, language=language, **options)
+        for language, to in staff_recipients().items()
+    ]
 
 
 def staff_addresses() -> list[str]:

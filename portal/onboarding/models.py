@@ -38,6 +38,12 @@ class TenantRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     terms_version = models.CharField(max_length=20)
+    language = models.CharField(
+        max_length=2,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text="The contacts' language: their e-mails and the agreement are written in it.",
+    )
     terms_accepted_at = models.DateTimeField()
     vat_check = models.CharField(max_length=16, choices=VatCheck.choices, default=VatCheck.UNCONFIRMED)
     vat_checked_at = models.DateTimeField(null=True, blank=True)
