@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy, ngettext
 
 from portal.accounts.models import ApiToken, User
 from portal.accounts.services import mfa_enrolment_link_send
@@ -12,19 +13,27 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["email", "first_name", "last_name"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Person", {"fields": ("first_name", "last_name")}),
-        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        (gettext_lazy("Person"), {"fields": ("first_name", "last_name")}),
+        (gettext_lazy("Access"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (gettext_lazy("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     actions = ["send_mfa_enrolment_link"]
 
-    @admin.action(description="E-mail a link to set up two-step sign-in")
+    @admin.action(description=gettext_lazy("E-mail a link to set up two-step sign-in"))
     def send_mfa_enrolment_link(self, request, queryset):
         users = list(queryset.filter(is_active=True))
         for user in users:
             mfa_enrolment_link_send(user=user, by=request.user)
-        self.message_user(request, f"A two-step set-up link is on its way to {len(users)} user(s).")
+        self.message_user(
+            request,
+            ngettext(
+                "A two-step set-up link is on its way to %(count)d user(s).",
+                "A two-step set-up link is on its way to %(count)d user(s).",
+                len(users),
+            )
+            % {"count": len(users)},
+        )
 
 
 @admin.register(ApiToken)

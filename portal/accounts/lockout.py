@@ -18,6 +18,7 @@ from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import ngettext
 
 # The order matters: get_failures reads the counts in this order.
 LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
@@ -84,9 +85,11 @@ def lockout_notice(email: str) -> tuple[str, int]:
     """What a locked-out person reads (until when, and the way in now), and the minutes to wait."""
     until = lockout_until(email) or timezone.now() + (get_cool_off() or timedelta(0))
     minutes = max(1, math.ceil((until - timezone.now()).total_seconds() / 60))
-    detail = (
-        f"Too many failed sign-ins on this account: it is locked until {date_format(timezone.localtime(until), 'H:i')}"
-        f" (in {minutes} minute{'s' if minutes != 1 else ''}). Choose a new password through"
-        " “Forgot your password?” to sign in at once."
-    )
+    detail = ngettext(
+        "Too many failed sign-ins on this account: it is locked until %(time)s (in %(minutes)d minute). Choose a"
+        " new password through “Forgot your password?” to sign in at once.",
+        "Too many failed sign-ins on this account: it is locked until %(time)s (in %(minutes)d minutes). Choose a"
+        " new password through “Forgot your password?” to sign in at once.",
+        minutes,
+    ) % {"time": date_format(timezone.localtime(until), "H:i"), "minutes": minutes}
     return detail, minutes

@@ -3,6 +3,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy
 
 from portal.core.models import OneTimeLink
 
@@ -39,13 +40,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(unique=True)
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
-    is_staff = models.BooleanField(default=False, help_text="Can use the back-office and the admin.")
+    is_staff = models.BooleanField(default=False, help_text=gettext_lazy("Can use the back-office and the admin."))
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     phone = models.CharField(max_length=20, blank=True, help_text="E.164")
     language = models.CharField(max_length=2, choices=LANGUAGES, default="en")
     sessions_epoch = models.PositiveIntegerField(
-        default=0, help_text="Raised to sign the user out everywhere else; part of every session's check."
+        default=0,
+        help_text=gettext_lazy("Raised to sign the user out everywhere else; part of every session's check."),
     )
     companies = models.ManyToManyField("companies.Company", through="companies.Membership", related_name="users")
     last_company = models.ForeignKey(
@@ -54,7 +56,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The company whose pages the user opened last: where sign-in lands.",
+        help_text=gettext_lazy("The company whose pages the user opened last: where sign-in lands."),
     )
 
     objects = UserManager()

@@ -19,17 +19,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy
 
 SESSION_KEY = "recent_auth_at"  # POSIX time of the last proof, in the session
 CONFIRM_PATH = "/accounts/confirm/"
-TOKEN_TOO_OLD = "This needs a recent sign-in: request a new token (POST /api/v1/auth/token) and try again."
+TOKEN_TOO_OLD = gettext_lazy(
+    "This needs a recent sign-in: request a new token (POST /api/v1/auth/token) and try again."
+)
 
 
 class RecentAuthNeeded(Exception):
     """The API caller's proof is older than RECENT_AUTH_MAX_AGE: 403."""
 
     def __init__(self) -> None:
-        super().__init__(TOKEN_TOO_OLD)
+        super().__init__(str(TOKEN_TOO_OLD))
 
 
 def recent_auth_record(request: HttpRequest) -> None:

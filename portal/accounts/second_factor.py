@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy
 from django_otp import login as otp_login
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -27,7 +28,7 @@ REACHABLE_WHILE_PENDING = (
     "/accounts/logout/",
     "/static/",
 )
-CODE_FIRST = "Enter the code of your authenticator app first: /accounts/mfa/."
+CODE_FIRST = gettext_lazy("Enter the code of your authenticator app first: /accounts/mfa/.")
 FRESH_CODES = "recovery_codes_fresh"  # session key: new recovery codes, until the codes page shows them once
 
 
@@ -99,6 +100,6 @@ class SecondFactorMiddleware:
             and not request.path.startswith(REACHABLE_WHILE_PENDING)
         ):
             if request.path.startswith("/api/"):
-                return JsonResponse({"detail": CODE_FIRST}, status=401)
+                return JsonResponse({"detail": str(CODE_FIRST)}, status=401)
             return redirect(f"/accounts/mfa/?next={quote(request.get_full_path())}")
         return self.get_response(request)

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -58,7 +60,9 @@ def activation_complete(*, raw: str, password: str) -> User:
     return user
 
 
-RESET_ASKED = "If an account uses this address, a link to choose a new password is on its way: it works for one hour."
+RESET_ASKED = gettext_lazy(
+    "If an account uses this address, a link to choose a new password is on its way: it works for one hour."
+)
 
 
 def password_reset_url(raw: str) -> str:
@@ -124,7 +128,12 @@ class MfaEnrolmentTooSoon(Exception):
     def __init__(self, wait_seconds: int):
         self.wait_seconds = wait_seconds
         super().__init__(
-            f"A set-up link was sent moments ago: check your mailbox, or ask again in {wait_seconds} seconds."
+            ngettext(
+                "A set-up link was sent moments ago: check your mailbox, or ask again in %(seconds)d seconds.",
+                "A set-up link was sent moments ago: check your mailbox, or ask again in %(seconds)d seconds.",
+                wait_seconds,
+            )
+            % {"seconds": wait_seconds}
         )
 
 
@@ -198,7 +207,7 @@ def recovery_codes_new(*, user: User, notify: bool = True) -> list[str]:
     """Ten new single-use recovery codes; the old ones stop working. Shown to the user once: only django-otp's
     device keeps them. With `notify` (codes remade, not first made) the owner is told by e-mail."""
     with transaction.atomic():
-        device, _ = StaticDevice.objects.select_for_update().get_or_create(
+        device, _created = StaticDevice.objects.select_for_update().get_or_create(
             user=user, defaults={"name": "Recovery codes", "confirmed": True}
         )
         device.token_set.all().delete()
@@ -248,7 +257,8 @@ def device_remove(*, user: User, device: Device) -> None:
             company = _company_requires_two_step(user)
             if company is not None:
                 raise LastSecondFactor(
-                    f"{company} requires two-step sign-in: add another authenticator app or passkey first."
+                    _("%(company)s requires two-step sign-in: add another authenticator app or passkey first.")
+                    % {"company": company}
                 )
         device.delete()
         if not remaining:

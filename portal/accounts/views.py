@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -97,7 +99,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)
-    messages.info(request, "You are signed out.")
+    messages.info(request, _("You are signed out."))
     return redirect("/")
 
 
@@ -108,8 +110,10 @@ def _qr_svg(uri: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-WRONG_CODE = "This code is not right, or it has expired: enter the code your app shows now."
-WRONG_RECOVERY_CODE = "This recovery code is not right, or it was already used: each recovery code works once."
+WRONG_CODE = gettext_lazy("This code is not right, or it has expired: enter the code your app shows now.")
+WRONG_RECOVERY_CODE = gettext_lazy(
+    "This recovery code is not right, or it was already used: each recovery code works once."
+)
 
 
 @login_required
@@ -161,7 +165,9 @@ def _totp_page(request: HttpRequest, *, on_enrolled=None, done: str = "") -> Htt
     device comes with recovery codes, shown next."""
     user = request.user
     assert isinstance(user, User)  # login_required
-    device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=False, defaults={"name": "Authenticator app"})
+    device, _created = TOTPDevice.objects.get_or_create(
+        user=user, confirmed=False, defaults={"name": "Authenticator app"}
+    )
     form = TotpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"].strip()):
@@ -195,7 +201,9 @@ def _mfa_setup_ask(request: HttpRequest) -> HttpResponse:
         except MfaEnrolmentTooSoon as wait:
             notice, status = str(wait), 429
         else:
-            notice = f"We e-mailed a set-up link to {request.user.email}. Open it in this browser."
+            notice = _("We e-mailed a set-up link to %(email)s. Open it in this browser.") % {
+                "email": request.user.email
+            }
     return render(
         request, "accounts/mfa_setup_ask.html", {"notice": notice, "next": _next_url(request, "")}, status=status
     )
@@ -258,7 +266,7 @@ def activate(request: HttpRequest, link: ActivationLink, token: str) -> HttpResp
     if user is None:
         return _password_page(request, "accounts/activate.html", form, link.user)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    messages.success(request, "Welcome: your password is set. You can also set up two-step sign-in below.")
+    messages.success(request, _("Welcome: your password is set. You can also set up two-step sign-in below."))
     return redirect("/")
 
 
@@ -283,7 +291,7 @@ def activation_ask(request: HttpRequest) -> HttpResponse:
         limit="activation",
         template="accounts/activation_ask.html",
         ask=lambda email: activation_resend(email=email),
-        notice="If this address has portal access waiting to be activated, a new link is on its way.",
+        notice=_("If this address has portal access waiting to be activated, a new link is on its way."),
     )
 
 
@@ -294,7 +302,7 @@ def password_reset_request(request: HttpRequest) -> HttpResponse:
         limit="password_reset",
         template="accounts/password_reset_ask.html",
         ask=lambda email: password_reset_ask(email=email),
-        notice=RESET_ASKED,
+        notice=str(RESET_ASKED),
     )
 
 
@@ -309,7 +317,7 @@ def password_reset(request: HttpRequest, link: PasswordResetLink, token: str) ->
     if user is None:
         return _password_page(request, "accounts/password_reset.html", form, link.user)
     logout(request)
-    messages.success(request, "Your password is changed, and every session signed in before is closed: sign in.")
+    messages.success(request, _("Your password is changed, and every session signed in before is closed: sign in."))
     return redirect("accounts:login")
 
 
@@ -340,7 +348,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _account_page(request, profile=form, status=400)
     profile_update(user=request.user, **form.cleaned_data)
-    messages.success(request, "Your details are saved.")
+    messages.success(request, _("Your details are saved."))
     return redirect("accounts:profile")
 
 
@@ -356,7 +364,7 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
             form.add_error("password1", error)
         else:
             update_session_auth_hash(request, request.user)  # this session stays; the others close
-            messages.success(request, "Your password is changed. Every other session is signed out.")
+            messages.success(request, _("Your password is changed. Every other session is signed out."))
             return redirect("accounts:profile")
     return _account_page(request, password=form, status=400)
 
@@ -367,7 +375,7 @@ def sessions_end_view(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
     sessions_end_elsewhere(user=request.user)
     update_session_auth_hash(request, request.user)
-    messages.success(request, "You are signed out everywhere else; this browser stays signed in.")
+    messages.success(request, _("You are signed out everywhere else; this browser stays signed in."))
     return redirect("accounts:profile")
 
 
@@ -379,7 +387,7 @@ def _device_rows(user: User) -> list[dict]:
     return [
         {
             "kind": kinds[type(device)],
-            "label": "Authenticator app" if isinstance(device, TOTPDevice) else "Passkey or security key",
+            "label": _("Authenticator app") if isinstance(device, TOTPDevice) else _("Passkey or security key"),
             "name": device.name,
             "added": device.created_at,
             "last_used": device.last_used_at,
@@ -413,7 +421,8 @@ def security_codes(request: HttpRequest) -> HttpResponse:
     text = "".join(f"{code[:4]}-{code[4:]}\n" for code in codes)
     context = {
         "codes": [f"{code[:4]}-{code[4:]}" for code in codes],
-        "download": "data:text/plain;charset=utf-8," + quote(f"{request.get_host()} recovery codes\n\n{text}"),
+        "download": "data:text/plain;charset=utf-8,"
+        + quote(_("%(site)s recovery codes") % {"site": request.get_host()} + f"\n\n{text}"),
         "next": _next_url(request, reverse("accounts:security")),
     }
     response = render(request, "accounts/security_codes.html", context)
@@ -444,7 +453,12 @@ def device_remove_view(request: HttpRequest, kind: str, pk: int) -> HttpResponse
     except LastSecondFactor as refused:
         messages.error(request, str(refused))
     else:
-        messages.success(request, f"{device.name or 'The device'} is removed: it no longer signs you in.")
+        messages.success(
+            request,
+            _("%(device)s is removed: it no longer signs you in.") % {"device": device.name}
+            if device.name
+            else _("The device is removed: it no longer signs you in."),
+        )
     return redirect("accounts:security")
 
 
@@ -455,7 +469,7 @@ def recovery_codes_view(request: HttpRequest) -> HttpResponse:
     """Make new recovery codes: the old ones stop working."""
     assert isinstance(request.user, User)
     if not has_second_factor(request.user):
-        messages.error(request, "Recovery codes stand in for an authenticator app or a passkey: add one first.")
+        messages.error(request, _("Recovery codes stand in for an authenticator app or a passkey: add one first."))
         return redirect("accounts:security")
     return _codes_shown_next(request, recovery_codes_new(user=request.user), reverse("accounts:security"))
 
@@ -471,7 +485,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
         if checked is not None and checked.pk == user.pk:
             recent_auth_record(request)
             return redirect(_next_url(request, "/"))
-        password_form.add_error("password", "This is not your password.")
+        password_form.add_error("password", _("This is not your password."))
     if not has_second_factor(user):
         context = {"password_form": password_form, "next": _next_url(request, "")}
         return render(request, "accounts/confirm.html", context, status=400 if password_form.errors else 200)

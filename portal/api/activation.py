@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from ninja import Path, Router, Schema
 from ninja.responses import Status
 from pydantic import StringConstraints
@@ -30,13 +31,13 @@ class ActivatedOut(Schema):
     auth=None,
     summary="Set the first password of a new user; the link then dies",
 )
-@link_http_errors(
-    unknown="There is no activation link with this token.",
-    dead="This activation link was used, expired or replaced: ask for a new one at /accounts/activation/.",
-)
 def activate(request, payload: PasswordIn, token: str = Path(..., max_length=200)):
     try:
-        user = activation_complete(raw=token, password=payload.password)
+        with link_http_errors(
+            unknown=_("There is no activation link with this token."),
+            dead=_("This activation link was used, expired or replaced: ask for a new one at /accounts/activation/."),
+        ):
+            user = activation_complete(raw=token, password=payload.password)
     except ValidationError as error:
         return Status(
             422,
@@ -46,4 +47,4 @@ def activate(request, payload: PasswordIn, token: str = Path(..., max_length=200
                 ]
             },
         )
-    return {"detail": "Your password is set: sign in to the portal.", "email": user.email}
+    return {"detail": _("Your password is set: sign in to the portal."), "email": user.email}

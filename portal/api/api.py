@@ -1,5 +1,6 @@
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
@@ -58,15 +59,17 @@ def rate_limited(request, exc: RateLimited):
 
 @api.exception_handler(Http404)
 def not_found(request, exc: Http404):
-    return api.create_response(request, {"detail": str(exc) or "Not found."}, status=404)
+    return api.create_response(request, {"detail": str(exc) or _("Not found.")}, status=404)
 
 
 @api.exception_handler(RequestDataTooBig)
 def too_big(request, exc: RequestDataTooBig):
-    return api.create_response(request, {"detail": "The request body is too large (1 MB at most)."}, status=413)
+    return api.create_response(request, {"detail": _("The request body is too large (1 MB at most).")}, status=413)
 
 
 @api.exception_handler(AuthenticationError)
 def unauthenticated(request, exc: AuthenticationError):
-    detail = str(exc) if str(exc) and str(exc) != "Unauthorized" else "Sign in, or send Authorization: Bearer <token>."
+    detail = (
+        str(exc) if str(exc) and str(exc) != "Unauthorized" else _("Sign in, or send Authorization: Bearer <token>.")
+    )
     return api.create_response(request, {"detail": detail}, status=401)

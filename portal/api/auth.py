@@ -1,6 +1,7 @@
 """Who calls the API: a bearer token from /auth/token, or the browser session (with its CSRF token)."""
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuth
 from ninja.utils import check_csrf
@@ -48,11 +49,13 @@ def optional_user(request) -> User | None:
     if request.headers.get("Authorization"):
         user = bearer(request)
         if user is None:
-            raise AuthenticationError(401, "This token is unknown or has expired: get a new one at /api/v1/auth/token.")
+            raise AuthenticationError(
+                401, _("This token is unknown or has expired: get a new one at /api/v1/auth/token.")
+            )
         return user
     if request.user.is_authenticated:
         if request.method not in ("GET", "HEAD", "OPTIONS") and check_csrf(request) is not None:
-            raise HttpError(403, "CSRF check failed: send the X-CSRFToken header with the session's token.")
+            raise HttpError(403, _("CSRF check failed: send the X-CSRFToken header with the session's token."))
         return request.user
     return None
 
@@ -61,7 +64,7 @@ def require_staff(request) -> User:
     """Staff, verified by TOTP where STAFF_REQUIRE_MFA asks it (at sign-in or when the token was issued)."""
     user = request.auth
     if not user.is_staff:
-        raise HttpError(403, "This is for the reseller's staff.")
+        raise HttpError(403, _("This is for the reseller's staff."))
     if not staff_is_verified(user):
-        raise HttpError(403, 'Staff must sign in with a TOTP code: ask for a token with "otp".')
+        raise HttpError(403, _('Staff must sign in with a TOTP code: ask for a token with "otp".'))
     return user

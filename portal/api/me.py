@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext as _
 from ninja import Router
 from ninja.errors import HttpError
 from ninja.responses import Status
@@ -141,7 +142,7 @@ def companies(request):
     summary="A company of yours: its profile and tenants",
 )
 def company(request, company_id: int = CompanyId):
-    found, _ = company_for(request.auth, company_id, Action.VIEW)
+    found, _role = company_for(request.auth, company_id, Action.VIEW)
     return found
 
 
@@ -164,18 +165,21 @@ class MemberRoleIn(schemas.Schema):
     role: RoleName
 
 
-def _refusals[T](change: Callable[[], T], *, missing: type[Exception], what: str, refused: type[Exception]) -> T:
-    """A change of the company's: 404 when its object is not the company's, 409 when a rule refuses it."""
+def _refusals[T](change: Callable[[], T], *, missing: type[Exception], not_found: str, refused: type[Exception]) -> T:
+    """A change of the company's: 404 (saying `not_found`) when its object is not the company's, 409 when a rule
+    refuses it."""
     try:
         return change()
     except missing:
-        raise HttpError(404, f"No such {what} of this company.") from None
+        raise HttpError(404, not_found) from None
     except refused as error:
         raise HttpError(409, str(error)) from None
 
 
 def _member_change(change: Callable[[], Membership]) -> Membership:
-    return _refusals(change, missing=Membership.DoesNotExist, what="member", refused=LastAdmin)
+    return _refusals(
+        change, missing=Membership.DoesNotExist, not_found=_("No such member of this company."), refused=LastAdmin
+    )
 
 
 @router.get(
@@ -184,7 +188,7 @@ def _member_change(change: Callable[[], Membership]) -> Membership:
     summary="The people with access to a company of yours, and their roles",
 )
 def members(request, company_id: int = CompanyId):
-    found, _ = company_for(request.auth, company_id, Action.VIEW)
+    found, _role = company_for(request.auth, company_id, Action.VIEW)
     return list(found.memberships.select_related("user").order_by("user__email"))
 
 
@@ -251,7 +255,7 @@ def company_update(request, payload: CompanyPatch, company_id: int = CompanyId):
     if rule is not None:
         company_for(request.auth, company_id, Action.MANAGE_MEMBERS)
         recent_auth_check(request)
-    company, _ = company_for(request.auth, company_id, Action.EDIT_PROFILE if sent else Action.VIEW)
+    company, _role = company_for(request.auth, company_id, Action.EDIT_PROFILE if sent else Action.VIEW)
     changes = _profile_changes(company, sent) if sent else {}
     with transaction.atomic():
         if changes:
@@ -302,7 +306,7 @@ def invitation_create(request, payload: InvitationIn, company_id: int = CompanyI
     try:
         validate_email(email)
     except ValidationError:
-        raise HttpError(422, "Enter a valid e-mail address.") from None
+        raise HttpError(422, _("Enter a valid e-mail address.")) from None
     try:
         invitation = invitation_send(company_id=company_id, email=email, role=payload.role, by=request.auth)
     except AlreadyMember as known:
@@ -320,7 +324,7 @@ def invitation_delete(request, company_id: int = CompanyId, invitation_id: int =
     try:
         invitation_revoke(company_id=company_id, invitation_id=invitation_id)
     except Invitation.DoesNotExist:
-        raise HttpError(404, "No such invitation of this company.") from None
+        raise HttpError(404, _("No such invitation of this company.")) from None
     return Status(204, None)
 
 
@@ -349,7 +353,7 @@ class SignedAgreementOut(schemas.Schema):
     summary="The signed service agreements of a company of yours",
 )
 def agreements(request, company_id: int = CompanyId):
-    company, _ = company_for(request.auth, company_id, Action.VIEW)
+    company, _role = company_for(request.auth, company_id, Action.VIEW)
     return list(
         Agreement.objects.filter(request__company=company, status=Agreement.Status.SIGNED)
         .defer("pdf", "signed_pdf", "html")
@@ -405,7 +409,9 @@ def _contact_fields(company, data: dict) -> dict[str, str]:
 
 
 def _contact_change(change: Callable[[], Contact]) -> Contact:
-    return _refusals(change, missing=Contact.DoesNotExist, what="contact", refused=ContactRefused)
+    return _refusals(
+        change, missing=Contact.DoesNotExist, not_found=_("No such contact of this company."), refused=ContactRefused
+    )
 
 
 @router.get(
@@ -414,7 +420,7 @@ def _contact_change(change: Callable[[], Contact]) -> Contact:
     summary="The contacts of a company of yours",
 )
 def contacts(request, company_id: int = CompanyId):
-    company, _ = company_for(request.auth, company_id, Action.VIEW)
+    company, _role = company_for(request.auth, company_id, Action.VIEW)
     members = Membership.objects.filter(company=company, user__email__iexact=OuterRef("email"))
     return list(contacts_current(company).annotate(with_access=Exists(members)))
 
@@ -425,7 +431,7 @@ def contacts(request, company_id: int = CompanyId):
     summary="Add a contact (administrators): the request form's rules",
 )
 def contact_create(request, payload: CompanyContactIn, company_id: int = CompanyId):
-    company, _ = company_for(request.auth, company_id, Action.MANAGE_CONTACTS)
+    company, _role = company_for(request.auth, company_id, Action.MANAGE_CONTACTS)
     fields = _contact_fields(company, payload.dict())
     return Status(201, _contact_change(lambda: contact_add(company_id=company_id, fields=fields)))
 
@@ -436,10 +442,10 @@ def contact_create(request, payload: CompanyContactIn, company_id: int = Company
     summary="Change a contact (administrators); the company keeps a technical and a commercial contact",
 )
 def contact_patch(request, payload: CompanyContactPatch, company_id: int = CompanyId, contact_id: int = MemberId):
-    company, _ = company_for(request.auth, company_id, Action.MANAGE_CONTACTS)
+    company, _role = company_for(request.auth, company_id, Action.MANAGE_CONTACTS)
     contact = contacts_current(company).filter(pk=contact_id).first()
     if contact is None:
-        raise HttpError(404, "No such contact of this company.")
+        raise HttpError(404, _("No such contact of this company."))
     current = {field: getattr(contact, field) for field in CONTACT_FIELDS}
     fields = _contact_fields(company, {**current, **payload.dict(exclude_none=True)})
     return _contact_change(lambda: contact_update(company_id=company_id, contact_id=contact_id, fields=fields))
@@ -481,7 +487,7 @@ class IdentityChangeOut(schemas.Schema):
     summary="Requested changes of a company's legal name or VAT number, newest first",
 )
 def identity_changes(request, company_id: int = CompanyId):
-    company, _ = company_for(request.auth, company_id, Action.VIEW)
+    company, _role = company_for(request.auth, company_id, Action.VIEW)
     return list(company.profile_changes.all()[:50])
 
 
@@ -491,7 +497,7 @@ def identity_changes(request, company_id: int = CompanyId):
     summary="Ask for a new legal name or VAT number (administrators, billing): the reseller accepts or refuses it",
 )
 def identity_change_create(request, payload: IdentityChangeIn, company_id: int = CompanyId):
-    company, _ = company_for(request.auth, company_id, Action.REQUEST_IDENTITY_CHANGE)
+    company, _role = company_for(request.auth, company_id, Action.REQUEST_IDENTITY_CHANGE)
     sent = payload.dict(exclude_none=True)
     form = IdentityChangeForm(
         {"legal_name": company.legal_name, "vat_number": company.vat_number, **sent}, company=company
@@ -515,7 +521,7 @@ def identity_change_delete(request, company_id: int = CompanyId, change_id: int 
     _refusals(
         lambda: identity_change_withdraw(company_id=company_id, change_id=change_id),
         missing=ProfileChange.DoesNotExist,
-        what="change",
+        not_found=_("No such change of this company."),
         refused=IdentityChangeRefused,
     )
     return Status(204, None)

@@ -1,6 +1,7 @@
 """Under /api/, every error is JSON {"detail": …}, also when Django or a library answered it as HTML."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
 
 class JsonErrors:
@@ -20,9 +21,9 @@ class JsonErrors:
 
 def _as_json(response: HttpResponse) -> JsonResponse:
     if response.status_code == 404:
-        detail = "There is no such operation: see /api/v1/docs."
+        detail = _("There is no such operation: see /api/v1/docs.")
     elif response.status_code == 405:
-        detail = f"Method not allowed: this path answers {response.get('Allow', '')}."
+        detail = _("Method not allowed: this path answers %(methods)s.") % {"methods": response.get("Allow", "")}
     else:
         detail = response.reason_phrase
     answer = JsonResponse({"detail": detail}, status=response.status_code)

@@ -5,6 +5,7 @@ import json
 import re
 
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 from ninja import Path, Router
 from ninja.errors import HttpError
 from ninja.renderers import NinjaJSONEncoder
@@ -108,7 +109,7 @@ def submit(request, payload: schemas.TenantRequestIn):
     body = payload.dict()
     key = request.headers.get("Idempotency-Key")
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
-        raise HttpError(422, "Idempotency-Key must be 1 to 200 visible ASCII characters.")
+        raise HttpError(422, _("Idempotency-Key must be 1 to 200 visible ASCII characters."))
 
     def store() -> Answer:
         form = TenantRequestForm(_form_data(body))
@@ -128,10 +129,10 @@ def submit(request, payload: schemas.TenantRequestIn):
         answer = refused.answer
     except IdempotencyConflict:
         raise HttpError(
-            422, "This Idempotency-Key was already used with another body: use a new key for a new request."
+            422, _("This Idempotency-Key was already used with another body: use a new key for a new request.")
         ) from None
     except PrefixTaken:
-        return Status(409, {"detail": "This tenant name was taken a moment ago by another request: choose another."})
+        return Status(409, {"detail": _("This tenant name was taken a moment ago by another request: choose another.")})
     return JsonResponse(answer.body, status=answer.status)  # as sent the first time, when replayed
 
 

@@ -1,6 +1,7 @@
 from datetime import datetime
 from typing import Annotated
 
+from django.utils.translation import gettext as _
 from ninja import ModelSchema, Path, Schema  # noqa: F401 (Path re-exported)
 from pydantic import ConfigDict, Field, StringConstraints, model_validator  # noqa: F401 (Field re-exported)
 
@@ -158,7 +159,7 @@ class TenantRequestSummary(Schema):
 
     @staticmethod
     def resolve_stage_label(request: TenantRequest) -> str:
-        return Stage(request.stage).label
+        return str(Stage(request.stage).label)
 
     @staticmethod
     def resolve_company_name(request: TenantRequest) -> str:
@@ -275,7 +276,7 @@ class PartialBody(Schema):
     def an_object(cls, value: object) -> object:
         if not isinstance(getattr(value, "_obj", value), dict):  # ninja hands the body in its DjangoGetter
             fields = ", ".join(f'"{name}"?' for name in cls.model_fields)
-            raise ValueError(f"The body is a JSON object: {{{fields}}}.")
+            raise ValueError(_("The body is a JSON object: {%(fields)s}.") % {"fields": fields})
         return value
 
 

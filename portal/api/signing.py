@@ -4,6 +4,8 @@ from typing import Annotated
 
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import Path, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
@@ -34,7 +36,7 @@ from portal.onboarding.selectors import request_get_for
 router = Router(tags=["signing"])
 
 Token = Path(..., max_length=200)
-UNKNOWN = "There is no signing link with this token."
+UNKNOWN = gettext_lazy("There is no signing link with this token.")
 
 
 class SigningOut(Schema):
@@ -70,17 +72,17 @@ class CodeRefused(Schema):
     auth=None,
     summary="The agreement behind a signing link",
 )
-@link_http_errors(unknown=UNKNOWN)
 def read(request, token: str = Token):
-    invitation = signing_open(raw=token)
-    agreement = invitation.agreement
-    return {
-        "company": agreement.request.applicant.legal_name,
-        "agreement_version": agreement.version,
-        "status": agreement.status,
-        "expires_at": invitation.expires_at.isoformat(),
-        "document_url": absolute_url(reverse("agreements:document", args=[token])),
-    }
+    with link_http_errors(unknown=str(UNKNOWN)):
+        invitation = signing_open(raw=token)
+        agreement = invitation.agreement
+        return {
+            "company": agreement.request.applicant.legal_name,
+            "agreement_version": agreement.version,
+            "status": agreement.status,
+            "expires_at": invitation.expires_at.isoformat(),
+            "document_url": absolute_url(reverse("agreements:document", args=[token])),
+        }
 
 
 @router.post(
@@ -96,16 +98,18 @@ def read(request, token: str = Token):
     auth=None,
     summary="E-mail a one-time code to the signer",
 )
-@link_http_errors(unknown=UNKNOWN)
 def code(request, token: str = Token):
-    rate_limit(request, "signing_code", emails=[invitation_find(token).signer_email])
-    try:
-        invitation = signing_code_send(raw=token)
-    except CodeTooSoon as wait:
-        raise HttpError(429, str(wait)) from None
-    except SigningRefused as refusal:
-        raise HttpError(400, str(refusal)) from None
-    return Status(202, {"detail": f"A 6-digit code was e-mailed to {invitation.signer_email}."})
+    with link_http_errors(unknown=str(UNKNOWN)):
+        rate_limit(request, "signing_code", emails=[invitation_find(token).signer_email])
+        try:
+            invitation = signing_code_send(raw=token)
+        except CodeTooSoon as wait:
+            raise HttpError(429, str(wait)) from None
+        except SigningRefused as refusal:
+            raise HttpError(400, str(refusal)) from None
+        return Status(
+            202, {"detail": _("A 6-digit code was e-mailed to %(email)s.") % {"email": invitation.signer_email}}
+        )
 
 
 @router.post(
@@ -121,32 +125,32 @@ def code(request, token: str = Token):
     auth=None,
     summary="Sign the agreement",
 )
-@link_http_errors(unknown=UNKNOWN)
 def sign(request, payload: SignIn, token: str = Token):
-    invitation_find(token)
-    signature = Signature(
-        full_name=payload.full_name,
-        job_title=payload.job_title,
-        signing_authority=payload.signing_authority,
-        code=payload.code,
-        ip=client_ip(request) or None,
-        user_agent=request.headers.get("User-Agent", ""),
-    )
-    try:
-        agreement = agreement_sign(raw=token, signature=signature)
-    except SealUnavailable as error:
-        raise HttpError(503, str(error)) from None
-    except SigningRefused as refusal:
-        if refusal.field == "code" and signature.code.strip():
-            return Status(400, {"detail": str(refusal), "tries_left": refusal.tries_left})
-        return Status(422, {"detail": [{"loc": ["body", refusal.field], "msg": str(refusal), "type": "refused"}]})
-    assert agreement.signed_at is not None  # set by the signature
-    return {
-        "request_id": agreement.request_id,
-        "stage": agreement.request.stage,
-        "signed_at": agreement.signed_at.isoformat(),
-        "signed_sha256": agreement.signed_sha256,
-    }
+    with link_http_errors(unknown=str(UNKNOWN)):
+        invitation_find(token)
+        signature = Signature(
+            full_name=payload.full_name,
+            job_title=payload.job_title,
+            signing_authority=payload.signing_authority,
+            code=payload.code,
+            ip=client_ip(request) or None,
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        try:
+            agreement = agreement_sign(raw=token, signature=signature)
+        except SealUnavailable as error:
+            raise HttpError(503, str(error)) from None
+        except SigningRefused as refusal:
+            if refusal.field == "code" and signature.code.strip():
+                return Status(400, {"detail": str(refusal), "tries_left": refusal.tries_left})
+            return Status(422, {"detail": [{"loc": ["body", refusal.field], "msg": str(refusal), "type": "refused"}]})
+        assert agreement.signed_at is not None  # set by the signature
+        return {
+            "request_id": agreement.request_id,
+            "stage": agreement.request.stage,
+            "signed_at": agreement.signed_at.isoformat(),
+            "signed_sha256": agreement.signed_sha256,
+        }
 
 
 @router.get(
@@ -161,5 +165,5 @@ def signed_pdf(request, request_id: int = RequestId) -> HttpResponse:
     tenant_request = request_get_for(user=request.auth, request_id=request_id)
     agreement = tenant_request.agreements.filter(status=Agreement.Status.SIGNED).first()
     if agreement is None or agreement.signed_pdf is None:
-        raise HttpError(404, "This request has no signed agreement yet.")
+        raise HttpError(404, _("This request has no signed agreement yet."))
     return pdf_response(bytes(agreement.signed_pdf), agreement.signed_filename, inline=False)

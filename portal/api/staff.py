@@ -1,6 +1,8 @@
 """The reseller's staff: the pipeline by stage, and the validation decisions."""
 
 from django.core.paginator import EmptyPage, Paginator
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from ninja import Query, Router
 from ninja.errors import HttpError
 
@@ -34,7 +36,11 @@ def list_requests(request, filters: Query[ListFilters]):
     try:
         page = paginator.page(filters.page)
     except EmptyPage:
-        raise HttpError(404, f"There are only {paginator.num_pages} pages.") from None
+        pages = paginator.num_pages
+        raise HttpError(
+            404,
+            ngettext("There are only %(count)d pages.", "There are only %(count)d pages.", pages) % {"count": pages},
+        ) from None
     return {
         "count": paginator.count,
         "page": filters.page,
@@ -48,7 +54,7 @@ def _decide(request, action, request_id: int, **kwargs) -> schemas.TenantRequest
     try:
         tenant_request = action(request_id=request_id, by=user, **kwargs)
     except TenantRequest.DoesNotExist:
-        raise HttpError(404, f"No request #{request_id}.") from None
+        raise HttpError(404, _("No request #%(id)s.") % {"id": request_id}) from None
     except ValueError as error:
         raise HttpError(422, str(error)) from None
     return schemas.TenantRequestOut.of(tenant_request, staff=True)

@@ -4,6 +4,8 @@ a recovery code, in exchange for a bearer token."""
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_static.models import StaticDevice
 from ninja import Router
 from ninja.errors import HttpError
@@ -32,10 +34,10 @@ def token(request, payload: schemas.TokenIn):
     known = len(email) <= 254 and "\x00" not in email
     user = authenticate(request, email=email, password=payload.password) if known else None
     if getattr(request, "axes_locked_out", False):
-        detail, _ = lockout_notice(email)
+        detail, _minutes = lockout_notice(email)
         raise HttpError(429, detail)
     if user is None or not user.is_active:
-        raise HttpError(401, "This e-mail and password do not match an account.")
+        raise HttpError(401, _("This e-mail and password do not match an account."))
     mfa_verified = False
     if second_factor_required(user):  # an account with a second factor, or staff where STAFF_REQUIRE_MFA asks it
         _second_step(user, (payload.otp or "").strip())
@@ -50,7 +52,7 @@ def token(request, payload: schemas.TokenIn):
     return Status(201, {"token": raw, "expires_at": created.expires_at})
 
 
-PASSKEYS_ONLY = (
+PASSKEYS_ONLY = gettext_lazy(
     'This account signs in with a passkey, which the API cannot use: send one of your recovery codes as "otp", '
     "or add an authenticator app on /accounts/security/."
 )
@@ -62,14 +64,20 @@ def _second_step(user: User, code: str) -> None:
     if not has_authenticator(user):
         if has_passkey(user):
             if not code or code_verify(user, code) is None:
-                raise HttpError(401, PASSKEYS_ONLY)
+                raise HttpError(401, str(PASSKEYS_ONLY))
             recovery_code_used(user=user)
             return
-        raise HttpError(401, "Staff must enrol an authenticator app first: sign in once in the browser.")
+        raise HttpError(401, _("Staff must enrol an authenticator app first: sign in once in the browser."))
     device = code_verify(user, code) if code else None
     if device is None:
-        who = "staff" if user.is_staff else "this account, which has two-step sign-in"
-        raise HttpError(401, f'A valid TOTP code or recovery code ("otp") is required for {who}.')
+        raise HttpError(
+            401,
+            _('A valid TOTP code or recovery code ("otp") is required for staff.')
+            if user.is_staff
+            else _(
+                'A valid TOTP code or recovery code ("otp") is required for this account, which has two-step sign-in.'
+            ),
+        )
     if isinstance(device, StaticDevice):
         recovery_code_used(user=user)
 
@@ -87,4 +95,4 @@ class PasswordResetIn(schemas.Schema):
 def password_reset(request, payload: PasswordResetIn):
     rate_limit(request, "password_reset", emails=[payload.email])
     password_reset_ask(email=payload.email)
-    return Status(202, {"detail": RESET_ASKED})
+    return Status(202, {"detail": str(RESET_ASKED)})

@@ -2,6 +2,8 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from portal.accounts.forms import NewPasswordForm
 from portal.companies.countries import COUNTRY_CHOICES
@@ -14,13 +16,13 @@ EDITABLE = ("address_line1", "address_line2", "postal_code", "city", "country", 
 
 
 class CompanyProfileForm(PortalForm):
-    address_line1 = forms.CharField(label="Street and number", max_length=200)
-    address_line2 = forms.CharField(label="Address line 2", max_length=200, required=False)
-    postal_code = forms.CharField(label="Postal code", max_length=20)
-    city = forms.CharField(label="City", max_length=100)
-    country = forms.ChoiceField(label="Country", choices=[("", "—")] + COUNTRY_CHOICES)
-    phone = forms.CharField(label="Phone", max_length=30)
-    website = forms.URLField(label="Website", required=False, assume_scheme="https")
+    address_line1 = forms.CharField(label=gettext_lazy("Street and number"), max_length=200)
+    address_line2 = forms.CharField(label=gettext_lazy("Address line 2"), max_length=200, required=False)
+    postal_code = forms.CharField(label=gettext_lazy("Postal code"), max_length=20)
+    city = forms.CharField(label=gettext_lazy("City"), max_length=100)
+    country = forms.ChoiceField(label=gettext_lazy("Country"), choices=[("", "—")] + COUNTRY_CHOICES)
+    phone = forms.CharField(label=gettext_lazy("Phone"), max_length=30)
+    website = forms.URLField(label=gettext_lazy("Website"), required=False, assume_scheme="https")
 
     def clean(self) -> dict:
         super().clean()
@@ -34,15 +36,15 @@ class CompanyProfileForm(PortalForm):
 
 
 class InviteForm(PortalForm):
-    email = forms.EmailField(label="E-mail address", max_length=254)
-    role = forms.ChoiceField(label="Role", choices=Membership.Role.choices)
+    email = forms.EmailField(label=gettext_lazy("E-mail address"), max_length=254)
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=Membership.Role.choices)
 
 
 class NewAccountForm(NewPasswordForm):
     """A person invited who has no account yet: a name and a password."""
 
-    first_name = forms.CharField(label="First name", max_length=100)
-    last_name = forms.CharField(label="Last name", max_length=100)
+    first_name = forms.CharField(label=gettext_lazy("First name"), max_length=100)
+    last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=100)
     field_order = ["first_name", "last_name", "password1", "password2"]
 
     def __init__(self, *args, **kwargs):
@@ -53,12 +55,12 @@ class NewAccountForm(NewPasswordForm):
 class ContactForm(PortalForm):
     """A contact of the company; the phone is read for the company's country."""
 
-    first_name = forms.CharField(label="First name", max_length=100)
-    last_name = forms.CharField(label="Last name", max_length=100)
-    email = forms.EmailField(label="E-mail", max_length=254)
-    phone = forms.CharField(label="Phone", max_length=30)
-    job_title = forms.CharField(label="Job title", max_length=100, required=False)
-    kind = forms.ChoiceField(label="Kind", choices=Contact.Kind.choices)
+    first_name = forms.CharField(label=gettext_lazy("First name"), max_length=100)
+    last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=100)
+    email = forms.EmailField(label=gettext_lazy("E-mail"), max_length=254)
+    phone = forms.CharField(label=gettext_lazy("Phone"), max_length=30)
+    job_title = forms.CharField(label=gettext_lazy("Job title"), max_length=100, required=False)
+    kind = forms.ChoiceField(label=pgettext_lazy("kind of contact", "Kind"), choices=Contact.Kind.choices)
 
     def __init__(self, *args, country: str = "", **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,9 +80,11 @@ class IdentityChangeForm(PortalForm):
     """A new legal name or VAT number, with the request form's rules; the VAT number is read for the company's
     country (and gives the company number, as on the request form)."""
 
-    legal_name = forms.CharField(label="Legal name", max_length=200)
+    legal_name = forms.CharField(label=gettext_lazy("Legal name"), max_length=200)
     vat_number = forms.CharField(
-        label="VAT number", max_length=30, help_text="With or without country prefix, e.g. BE0403.170.701"
+        label=gettext_lazy("VAT number"),
+        max_length=30,
+        help_text=gettext_lazy("With or without country prefix, e.g. BE0403.170.701"),
     )
 
     def __init__(self, *args, company: Company, **kwargs):
@@ -100,7 +104,7 @@ class IdentityChangeForm(PortalForm):
             except ValidationError as error:
                 self.add_error("vat_number", error)
         if not self.errors and not self.changes():
-            raise ValidationError("These are the company's legal name and VAT number already: change one of them.")
+            raise ValidationError(_("These are the company's legal name and VAT number already: change one of them."))
         return data
 
     def changes(self) -> dict[str, dict[str, str]]:

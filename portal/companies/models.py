@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from portal.companies.countries import COUNTRIES
 from portal.core.models import OneTimeLink
@@ -24,8 +25,12 @@ class Company(models.Model):
     """A customer of the reseller, as it registered."""
 
     legal_name = models.CharField(max_length=200)
-    vat_number = models.CharField(max_length=20, db_index=True, help_text="Compact form with country prefix.")
-    registry_number = models.CharField(max_length=30, blank=True, help_text="E.g. the Belgian KBO/BCE number.")
+    vat_number = models.CharField(
+        max_length=20, db_index=True, help_text=gettext_lazy("Compact form with country prefix.")
+    )
+    registry_number = models.CharField(
+        max_length=30, blank=True, help_text=gettext_lazy("E.g. the Belgian KBO/BCE number.")
+    )
     address_line1 = models.CharField(max_length=200)
     address_line2 = models.CharField(max_length=200, blank=True)
     postal_code = models.CharField(max_length=20)
@@ -34,14 +39,16 @@ class Company(models.Model):
     phone = models.CharField(max_length=20, help_text="E.164")
     website = models.URLField(blank=True)
     require_mfa = models.BooleanField(
-        "requires two-step sign-in",
+        gettext_lazy("requires two-step sign-in"),
         default=False,
-        help_text="Every member must have an authenticator app or a passkey to open the company's pages and API.",
+        help_text=gettext_lazy(
+            "Every member must have an authenticator app or a passkey to open the company's pages and API."
+        ),
     )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name_plural = "companies"
+        verbose_name_plural = gettext_lazy("companies")
         ordering = ["legal_name"]
 
     def __str__(self) -> str:
@@ -66,15 +73,17 @@ class Company(models.Model):
 
 class Contact(models.Model):
     class Kind(models.TextChoices):
-        TECHNICAL = "technical", "Technical"
-        COMMERCIAL = "commercial", "Commercial"
-        BILLING = "billing", "Billing"
-        OTHER = "other", "Other"
+        TECHNICAL = "technical", gettext_lazy("Technical")
+        COMMERCIAL = "commercial", gettext_lazy("Commercial")
+        BILLING = "billing", gettext_lazy("Billing")
+        OTHER = "other", pgettext_lazy("kind of contact", "Other")
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contacts")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.OTHER)
     removed_at = models.DateTimeField(
-        null=True, blank=True, help_text="Removed from the company's contacts; kept for the requests that name it."
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("Removed from the company's contacts; kept for the requests that name it."),
     )
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
@@ -101,10 +110,10 @@ class Membership(models.Model):
     """A user's access to a company in the portal."""
 
     class Role(models.TextChoices):
-        ADMIN = "admin", "Administrator"
-        BILLING = "billing", "Billing"
-        TECHNICAL = "technical", "Technical"
-        READONLY = "readonly", "Read-only"
+        ADMIN = "admin", gettext_lazy("Administrator")
+        BILLING = "billing", gettext_lazy("Billing")
+        TECHNICAL = "technical", gettext_lazy("Technical")
+        READONLY = "readonly", gettext_lazy("Read-only")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
@@ -138,13 +147,13 @@ class ProfileChange(models.Model):
     tenant were made for the old one, so staff accept or refuse it. One pending request per company at a time."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for the reseller"
-        APPLIED = "applied", "Accepted and applied"
-        REFUSED = "refused", "Refused"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        PENDING = "pending", gettext_lazy("Waiting for the reseller")
+        APPLIED = "applied", gettext_lazy("Accepted and applied")
+        REFUSED = "refused", gettext_lazy("Refused")
+        WITHDRAWN = "withdrawn", gettext_lazy("Withdrawn")
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="profile_changes")
-    changes = models.JSONField(help_text='{field: {"old": …, "new": …}} for the fields that change.')
+    changes = models.JSONField(help_text=gettext_lazy('{field: {"old": …, "new": …}} for the fields that change.'))
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="profile_changes_requested"
@@ -154,7 +163,7 @@ class ProfileChange(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
-    reason = models.TextField(blank=True, help_text="Why staff refused it; the requester reads it.")
+    reason = models.TextField(blank=True, help_text=gettext_lazy("Why staff refused it; the requester reads it."))
 
     class Meta:
         ordering = ["-created_at"]
@@ -174,4 +183,8 @@ class ProfileChange(models.Model):
         ]
 
 
-IDENTITY_LABELS = {"legal_name": "Legal name", "vat_number": "VAT number", "registry_number": "Company number"}
+IDENTITY_LABELS = {
+    "legal_name": gettext_lazy("Legal name"),
+    "vat_number": gettext_lazy("VAT number"),
+    "registry_number": gettext_lazy("Company number"),
+}

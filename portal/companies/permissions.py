@@ -7,6 +7,8 @@ says which roles may. Later areas (licences, help) add their actions to the same
 from enum import StrEnum
 
 from django.http import Http404
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from portal.accounts.models import User
 from portal.accounts.second_factor import has_second_factor
@@ -39,8 +41,11 @@ class SecondFactorNeeded(Exception):
     def __init__(self, company: Company):
         self.company = company
         super().__init__(
-            f"{company.legal_name} requires two-step sign-in for its members: set it up at /accounts/security/ "
-            "(an authenticator app or a passkey), then try again."
+            _(
+                "%(company)s requires two-step sign-in for its members: set it up at /accounts/security/ "
+                "(an authenticator app or a passkey), then try again."
+            )
+            % {"company": company.legal_name}
         )
 
 
@@ -49,8 +54,13 @@ class NotAllowed(Exception):
 
     def __init__(self, action: Action, role: Role):
         self.action, self.role = action, role
-        allowed = " or ".join(sorted(Role(r).label for r in PERMISSIONS[action]))
-        super().__init__(f"This needs the role {allowed} in the company; yours is {Role(role).label}.")
+        allowed = f" {pgettext('between role names', 'or')} ".join(
+            sorted(str(Role(r).label) for r in PERMISSIONS[action])
+        )
+        super().__init__(
+            _("This needs the role %(roles)s in the company; yours is %(role)s.")
+            % {"roles": allowed, "role": Role(role).label}
+        )
 
 
 def role_of(user: User, company_id: int) -> Role | None:
@@ -75,7 +85,7 @@ def company_for(user: User, company_id: int, action: Action = Action.VIEW) -> tu
         else None
     )
     if membership is None:
-        raise Http404("No such company.")
+        raise Http404(_("No such company."))
     company, role = membership.company, Role(membership.role)
     if company.require_mfa and not has_second_factor(user):
         raise SecondFactorNeeded(company)

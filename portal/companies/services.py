@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.accounts.models import User
 from portal.accounts.second_factor import has_second_factor
@@ -45,7 +47,7 @@ class LastAdmin(Exception):
     """A company always keeps an administrator: the change would leave it none."""
 
     def __init__(self):
-        super().__init__("A company always keeps an administrator: make someone else administrator first.")
+        super().__init__(_("A company always keeps an administrator: make someone else administrator first."))
 
 
 def _membership_locked(company_id: int, member_id: int) -> Membership:
@@ -106,7 +108,7 @@ class TwoStepRuleRefused(Exception):
     """The administrator turning the company's two-step rule on has no second factor of their own yet."""
 
 
-OWN_SECOND_FACTOR_FIRST = (
+OWN_SECOND_FACTOR_FIRST = gettext_lazy(
     "Set up your own two-step sign-in first (an authenticator app or a passkey, at /accounts/security/): "
     "the rule would shut you out too."
 )
@@ -115,7 +117,7 @@ OWN_SECOND_FACTOR_FIRST = (
 def two_step_rule_set(*, company_id: int, on: bool, by: User) -> Company:
     """The company's rule that every member signs in with a second factor; members hear of it when it comes on."""
     if on and not has_second_factor(by):
-        raise TwoStepRuleRefused(OWN_SECOND_FACTOR_FIRST)
+        raise TwoStepRuleRefused(str(OWN_SECOND_FACTOR_FIRST))
     with transaction.atomic():
         company = Company.objects.select_for_update().get(pk=company_id)
         if company.require_mfa == on:
@@ -140,7 +142,7 @@ def two_step_rule_set(*, company_id: int, on: bool, by: User) -> Company:
 
 class AlreadyMember(Exception):
     def __init__(self, email: str):
-        super().__init__(f"{email} already has access to the company.")
+        super().__init__(_("%(email)s already has access to the company.") % {"email": email})
 
 
 class NotTheInvitee(Exception):
@@ -148,7 +150,8 @@ class NotTheInvitee(Exception):
 
     def __init__(self, invitation: Invitation):
         super().__init__(
-            f"This invitation is for {invitation.email}: sign out, then sign in as {invitation.email} to accept it."
+            _("This invitation is for %(email)s: sign out, then sign in as %(email)s to accept it.")
+            % {"email": invitation.email}
         )
 
 
@@ -197,7 +200,7 @@ def invitation_revoke(*, company_id: int, invitation_id: int) -> None:
 
 
 def _join(invitation: Invitation, user: User) -> Membership:
-    membership, _ = Membership.objects.get_or_create(
+    membership, _created = Membership.objects.get_or_create(
         user=user, company=invitation.company, defaults={"role": invitation.role}
     )
     link_use(invitation)
@@ -234,6 +237,15 @@ class ContactRefused(Exception):
 
 
 KEPT_KINDS = (Contact.Kind.TECHNICAL, Contact.Kind.COMMERCIAL)
+# Why a change that leaves the company without one of KEPT_KINDS is refused.
+KIND_KEPT = {
+    Contact.Kind.TECHNICAL: gettext_lazy(
+        "The company keeps a technical contact: make another contact technical first."
+    ),
+    Contact.Kind.COMMERCIAL: gettext_lazy(
+        "The company keeps a commercial contact: make another contact commercial first."
+    ),
+}
 
 
 def contacts_current(company: Company):
@@ -244,10 +256,7 @@ def _kept_kinds_check(company: Company, without: Contact) -> None:
     """The company keeps a technical and a commercial contact: refuse a change that leaves it without one."""
     for kind in KEPT_KINDS:
         if without.kind == kind and not contacts_current(company).filter(kind=kind).exclude(pk=without.pk).exists():
-            raise ContactRefused(
-                f"The company keeps a {Contact.Kind(kind).label.lower()} contact: make another contact "
-                f"{Contact.Kind(kind).label.lower()} first."
-            )
+            raise ContactRefused(str(KIND_KEPT[kind]))
 
 
 def _contacts_changed(company: Company) -> None:
@@ -261,7 +270,7 @@ def contact_add(*, company_id: int, fields: dict[str, str]) -> Contact:
         company = Company.objects.select_for_update().get(pk=company_id)
         existing = company.contacts.filter(email__iexact=fields["email"]).first()
         if existing is not None and existing.removed_at is None:
-            raise ContactRefused(f"{fields['email']} is already a contact of the company.")
+            raise ContactRefused(_("%(email)s is already a contact of the company.") % {"email": fields["email"]})
         if existing is not None:
             for field, value in fields.items():
                 setattr(existing, field, value)
@@ -283,7 +292,7 @@ def contact_update(*, company_id: int, contact_id: int, fields: dict[str, str]) 
             _kept_kinds_check(company, contact)
         email = fields.get("email", contact.email)
         if email.lower() != contact.email.lower() and company.contacts.filter(email__iexact=email).exists():
-            raise ContactRefused(f"{email} is already a contact of the company.")
+            raise ContactRefused(_("%(email)s is already a contact of the company.") % {"email": email})
         for field, value in fields.items():
             setattr(contact, field, value)
         contact.save(update_fields=list(fields))
@@ -313,8 +322,10 @@ def identity_change_request(*, company_id: int, changes: dict[str, dict[str, str
         company = Company.objects.select_for_update().get(pk=company_id)
         if company.profile_changes.filter(status=ProfileChange.Status.PENDING).exists():
             raise IdentityChangeRefused(
-                "A change of the legal name or VAT number is already waiting for the reseller: withdraw it first to "
-                "ask for another."
+                _(
+                    "A change of the legal name or VAT number is already waiting for the reseller: withdraw it first "
+                    "to ask for another."
+                )
             )
         return ProfileChange.objects.create(company=company, changes=changes, requested_by=by)
 
@@ -323,7 +334,9 @@ def identity_change_withdraw(*, company_id: int, change_id: int) -> ProfileChang
     with transaction.atomic():
         change = ProfileChange.objects.select_for_update().get(pk=change_id, company_id=company_id)
         if change.status != ProfileChange.Status.PENDING:
-            raise IdentityChangeRefused(f"This change is no longer waiting: {change.get_status_display().lower()}.")
+            raise IdentityChangeRefused(
+                _("This change is no longer waiting: %(status)s.") % {"status": change.get_status_display().lower()}
+            )
         change.status = ProfileChange.Status.WITHDRAWN
         change.decided_at = timezone.now()
         change.save(update_fields=["status", "decided_at"])
@@ -350,7 +363,9 @@ def _pending_locked(change_id: int) -> ProfileChange:
         .get(pk=change_id)
     )
     if change.status != ProfileChange.Status.PENDING:
-        raise IdentityChangeRefused(f"This change was already decided: {change.get_status_display().lower()}.")
+        raise IdentityChangeRefused(
+            _("This change was already decided: %(status)s.") % {"status": change.get_status_display().lower()}
+        )
     return change
 
 
@@ -363,7 +378,7 @@ def identity_change_accept(*, change_id: int, by: User) -> ProfileChange:
         moved = [field for field, value in change.changes.items() if getattr(company, field) != value["old"]]
         if moved:
             raise IdentityChangeRefused(
-                "The company's details changed since this was asked for: refuse it and let the customer ask again."
+                _("The company's details changed since this was asked for: refuse it and let the customer ask again.")
             )
         for field, value in change.changes.items():
             setattr(company, field, value["new"])
@@ -381,7 +396,7 @@ def identity_change_refuse(*, change_id: int, by: User, reason: str) -> ProfileC
     """Staff refuse, saying why: the requester reads the reason."""
     reason = reason.strip()
     if not reason:
-        raise IdentityChangeRefused("Say why the change is refused: the customer reads it.")
+        raise IdentityChangeRefused(_("Say why the change is refused: the customer reads it."))
     if control_characters_in(reason, multiline=True):
         raise IdentityChangeRefused(CONTROL_REFUSED)
     with transaction.atomic():

@@ -6,6 +6,7 @@ from typing import Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from stdnum import get_cc_module
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
@@ -33,15 +34,18 @@ def vat_normalise(raw: str, country: str) -> Vat:
     value = _SEPARATORS.sub("", (raw or "").upper())
     country = (country or "").upper()
     if not value:
-        raise ValidationError("Enter the company's VAT number.", code="required")
+        raise ValidationError(_("Enter the company's VAT number."), code="required")
     if not value.isascii() or not value.isalnum():
-        raise ValidationError("A VAT number holds only letters and digits.", code="invalid")
+        raise ValidationError(_("A VAT number holds only letters and digits."), code="invalid")
     prefix = VAT_PREFIX.get(country, country)
     if value[:2].isalpha():
         if value[:2] != prefix:
             raise ValidationError(
-                f"This VAT number starts with {value[:2]}, but the company's country is {country}: "
-                f"a {country} number starts with {prefix}.",
+                _(
+                    "This VAT number starts with %(start)s, but the company's country is %(country)s: "
+                    "a %(country)s number starts with %(prefix)s."
+                )
+                % {"start": value[:2], "country": country, "prefix": prefix},
                 code="country",
             )
         value = value[2:]
@@ -53,18 +57,22 @@ def vat_normalise(raw: str, country: str) -> Vat:
         number = value
     if module is None:
         if not 4 <= len(value) <= 20:
-            raise ValidationError("This VAT number is too short or too long.", code="invalid")
+            raise ValidationError(_("This VAT number is too short or too long."), code="invalid")
         return Vat(number=prefix + value, registry_number="")
     try:
         compact = module.validate(number)
     except InvalidChecksum:
         raise ValidationError(
-            "The check digits of this VAT number do not match: please check it for a typo.", code="checksum"
+            _("The check digits of this VAT number do not match: please check it for a typo."), code="checksum"
         ) from None
     except (InvalidLength, InvalidFormat, InvalidComponent):
-        raise ValidationError(f"This is not a valid VAT number for {country}.", code="invalid") from None
+        raise ValidationError(
+            _("This is not a valid VAT number for %(country)s.") % {"country": country}, code="invalid"
+        ) from None
     except StdnumError:
-        raise ValidationError(f"This is not a valid VAT number for {country}.", code="invalid") from None
+        raise ValidationError(
+            _("This is not a valid VAT number for %(country)s.") % {"country": country}, code="invalid"
+        ) from None
     compact = compact if compact[:2].isalpha() and compact[:2] == prefix else prefix + compact
     registry = _registry_number(compact)
     return Vat(number=compact, registry_number=registry)
@@ -82,21 +90,21 @@ def phone_normalise(raw: str, country: str) -> str:
     """A phone number in E.164 (+3221234567); national numbers are read for the company's country."""
     value = (raw or "").strip()
     if not value:
-        raise ValidationError("Enter a phone number.", code="required")
+        raise ValidationError(_("Enter a phone number."), code="required")
     if not _PHONE_CHARACTERS.match(value):
         raise ValidationError(
-            "A phone number holds digits, spaces and + ( ) . - / only: e.g. +32 2 123 45 67.", code="invalid"
+            _("A phone number holds digits, spaces and + ( ) . - / only: e.g. +32 2 123 45 67."), code="invalid"
         )
     try:
         parsed = phonenumbers.parse(value, (country or "").upper() or None)
     except phonenumbers.NumberParseException:
         raise ValidationError(
-            "This is not a phone number we can read: write it with its country code, e.g. +32 2 123 45 67.",
+            _("This is not a phone number we can read: write it with its country code, e.g. +32 2 123 45 67."),
             code="invalid",
         ) from None
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(
-            "This phone number does not exist for its country: check the country code and the digits.",
+            _("This phone number does not exist for its country: check the country code and the digits."),
             code="invalid",
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

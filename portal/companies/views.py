@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal.accounts.forms import SignInForm
@@ -85,7 +86,7 @@ def tenant_admin_reveal(request: HttpRequest, pk: int) -> HttpResponse:
         pass  # not the user's: the same answer as for a tenant without credentials
     credentials = tenant_credentials_reveal(tenant_id=pk, user=request.user)
     if credentials is None:
-        messages.info(request, "There is no administrator account to show: it was already shown once.")
+        messages.info(request, _("There is no administrator account to show: it was already shown once."))
         return redirect("home")
     response = render(request, "tenant_admin.html", {"admin_user": credentials[0], "admin_password": credentials[1]})
     response["Cache-Control"] = "no-store"
@@ -99,8 +100,8 @@ def _enrolment_first(request: HttpRequest, needed: SecondFactorNeeded) -> HttpRe
     """The company requires two-step sign-in: to the security page, and back here (or to the company) after."""
     messages.warning(
         request,
-        f"{needed.company.legal_name} requires two-step sign-in: add an authenticator app or a passkey to open its "
-        "pages.",
+        _("%(company)s requires two-step sign-in: add an authenticator app or a passkey to open its pages.")
+        % {"company": needed.company.legal_name},
     )
     back = request.get_full_path() if request.method == "GET" else reverse("company", args=[needed.company.pk])
     return redirect(f"{reverse('accounts:security')}?next={quote(back)}")
@@ -206,13 +207,13 @@ def _member_change(request: HttpRequest, company: Company, change: Callable[[], 
 def member_role(request: HttpRequest, company: Company, role: Role, member_id: int) -> HttpResponse:
     new_role = request.POST.get("role", "")
     if new_role not in Role.values:
-        messages.error(request, "Choose one of the roles offered.")
+        messages.error(request, _("Choose one of the roles offered."))
         return redirect("company", company_id=company.pk)
     return _member_change(
         request,
         company,
         lambda: member_role_change(company_id=company.pk, member_id=member_id, role=new_role),
-        f"The role is now {Role(new_role).label}.",
+        _("The role is now %(role)s.") % {"role": Role(new_role).label},
     )
 
 
@@ -224,7 +225,7 @@ def member_remove_view(request: HttpRequest, company: Company, role: Role, membe
         request,
         company,
         lambda: member_remove(company_id=company.pk, member_id=member_id),
-        "The member no longer has access to the company.",
+        _("The member no longer has access to the company."),
     )
 
 
@@ -242,9 +243,9 @@ def two_step_rule(request: HttpRequest, company: Company, role: Role) -> HttpRes
     else:
         messages.success(
             request,
-            "Every member now needs two-step sign-in to open the company's pages; they were told by e-mail."
+            _("Every member now needs two-step sign-in to open the company's pages; they were told by e-mail.")
             if on
-            else "Two-step sign-in is no longer required of the company's members.",
+            else _("Two-step sign-in is no longer required of the company's members."),
         )
     return redirect("company", company_id=company.pk)
 
@@ -255,7 +256,7 @@ def company_profile(request: HttpRequest, company: Company, role: Role) -> HttpR
     form = CompanyProfileForm(request.POST or None, initial={field: getattr(company, field) for field in EDITABLE})
     if request.method == "POST" and form.is_valid():
         company_profile_update(company_id=company.pk, changes={field: form.cleaned_data[field] for field in EDITABLE})
-        messages.success(request, "The company's details are saved.")
+        messages.success(request, _("The company's details are saved."))
         return redirect("company", company_id=company.pk)
     return render(
         request, "companies/profile.html", {"company": company, "form": form}, status=400 if form.errors else 200
@@ -279,7 +280,7 @@ def identity(request: HttpRequest, company: Company, role: Role) -> HttpResponse
         except IdentityChangeRefused as refused:
             messages.error(request, str(refused))
         else:
-            messages.success(request, "Your request is with the reseller: you will hear of the decision by e-mail.")
+            messages.success(request, _("Your request is with the reseller: you will hear of the decision by e-mail."))
         return redirect("company", company_id=company.pk)
     context = {
         "company": company,
@@ -296,7 +297,7 @@ def identity_change_withdraw_view(request: HttpRequest, company: Company, role: 
     _change_done(
         request,
         lambda: identity_change_withdraw(company_id=company.pk, change_id=change_id),
-        "Withdrawn: the company's legal name and VAT number stay as they are.",
+        _("Withdrawn: the company's legal name and VAT number stay as they are."),
         missing=ProfileChange.DoesNotExist,
         what="change of this company",
         refused=IdentityChangeRefused,
@@ -318,7 +319,9 @@ def invite(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
     except AlreadyMember as known:
         messages.error(request, str(known))
     else:
-        messages.success(request, f"Invitation e-mailed to {form.cleaned_data['email']}: it works for 7 days.")
+        messages.success(
+            request, _("Invitation e-mailed to %(email)s: it works for 7 days.") % {"email": form.cleaned_data["email"]}
+        )
     return redirect("company", company_id=company.pk)
 
 
@@ -328,7 +331,7 @@ def invitation_revoke_view(request: HttpRequest, company: Company, role: Role, i
     _change_done(
         request,
         lambda: invitation_revoke(company_id=company.pk, invitation_id=invitation_id),
-        "The invitation is withdrawn: its link no longer works.",
+        _("The invitation is withdrawn: its link no longer works."),
         missing=Invitation.DoesNotExist,
         what="invitation",
     )
@@ -347,7 +350,7 @@ def invitation(request: HttpRequest, link: Invitation, token: str) -> HttpRespon
                 invitation_accept(raw=token, user=user)
             except NotTheInvitee as other:
                 return render(request, "companies/invitation.html", {**context, "refusal": str(other)}, status=403)
-            messages.success(request, f"Welcome to {link.company.legal_name}.")
+            messages.success(request, _("Welcome to %(company)s.") % {"company": link.company.legal_name})
             return redirect("company", company_id=link.company_id)
         if user.email.lower() != link.email:
             refusal = str(NotTheInvitee(link))
@@ -370,7 +373,7 @@ def invitation(request: HttpRequest, link: Invitation, token: str) -> HttpRespon
             return redirect(request.path)
         else:
             login(request, new_user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome to {link.company.legal_name}.")
+            messages.success(request, _("Welcome to %(company)s.") % {"company": link.company.legal_name})
             return redirect("company", company_id=link.company_id)
     return render(request, "companies/invitation.html", {**context, "form": form}, status=400 if form.errors else 200)
 
@@ -389,7 +392,7 @@ def contact_new(request: HttpRequest, company: Company, role: Role) -> HttpRespo
         except ContactRefused as refused:
             form.add_error("email", str(refused))
         else:
-            messages.success(request, "The contact is added.")
+            messages.success(request, _("The contact is added."))
             return redirect("company", company_id=company.pk)
     return _contact_page(request, company, form, None)
 
@@ -409,7 +412,7 @@ def contact_edit(request: HttpRequest, company: Company, role: Role, contact_id:
         except ContactRefused as refused:
             form.add_error(None, str(refused))
         else:
-            messages.success(request, "The contact is saved.")
+            messages.success(request, _("The contact is saved."))
             return redirect("company", company_id=company.pk)
     return _contact_page(request, company, form, contact)
 
@@ -420,7 +423,7 @@ def contact_remove_view(request: HttpRequest, company: Company, role: Role, cont
     _change_done(
         request,
         lambda: contact_remove(company_id=company.pk, contact_id=contact_id),
-        "The contact is removed from the list.",
+        _("The contact is removed from the list."),
         missing=Contact.DoesNotExist,
         what="contact",
         refused=ContactRefused,
