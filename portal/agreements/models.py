@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from portal.core.models import OneTimeLink
 
@@ -8,18 +9,22 @@ class Agreement(models.Model):
     """The service agreement of one request, as sent (immutable) and, once signed, sealed with its evidence."""
 
     class Status(models.TextChoices):
-        SENT = "sent", "Awaiting signature"
-        SIGNED = "signed", "Signed"
-        DECLINED = "declined", "Declined"
-        EXPIRED = "expired", "Expired unsigned"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        SENT = "sent", pgettext_lazy("agreement status", "Awaiting signature")
+        SIGNED = "signed", pgettext_lazy("agreement status", "Signed")
+        DECLINED = "declined", pgettext_lazy("agreement status", "Declined")
+        EXPIRED = "expired", pgettext_lazy("agreement status", "Expired unsigned")
+        WITHDRAWN = "withdrawn", pgettext_lazy("agreement status", "Withdrawn")
 
     request = models.ForeignKey("onboarding.TenantRequest", on_delete=models.PROTECT, related_name="agreements")
-    version = models.CharField(max_length=20, help_text="Template version the agreement was rendered from.")
-    language = models.CharField(
-        max_length=2, default="en", help_text="The language of the text that was sent and signed."
+    version = models.CharField(
+        max_length=20, help_text=gettext_lazy("Template version the agreement was rendered from.")
     )
-    html = models.TextField(help_text="The agreement as rendered when sent; the signed PDF is made from it.")
+    language = models.CharField(
+        max_length=2, default="en", help_text=gettext_lazy("The language of the text that was sent and signed.")
+    )
+    html = models.TextField(
+        help_text=gettext_lazy("The agreement as rendered when sent; the signed PDF is made from it.")
+    )
     pdf = models.BinaryField()
     sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENT)

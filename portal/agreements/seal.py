@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -38,8 +40,9 @@ _REASON = re.compile(r"request #(\d+) signed by (.+)$")
 
 logger = logging.getLogger(__name__)
 
-UNREADABLE = "This file is not a valid signed agreement: it is damaged, or not a PDF we can read."
-UNCHECKABLE = "This file is not a valid signed agreement: its seal is damaged and cannot be checked."
+# Marked here, translated where a verdict is made (the constants stay plain text, for comparisons).
+UNREADABLE = gettext_noop("This file is not a valid signed agreement: it is damaged, or not a PDF we can read.")
+UNCHECKABLE = gettext_noop("This file is not a valid signed agreement: its seal is damaged and cannot be checked.")
 
 
 def dev_seal_path() -> Path:
@@ -426,23 +429,23 @@ def verify_pdf(data: bytes) -> Verdict:
         return _examine(data, roots)
     except Exception:
         logger.info("An unreadable file was checked for a seal", exc_info=True)
-        return Verdict(False, UNREADABLE)
+        return Verdict(False, _(UNREADABLE))
 
 
 def _examine(data: bytes, roots: list[asn1_x509.Certificate]) -> Verdict:
     seals = PdfFileReader(BytesIO(data), strict=False).embedded_signatures
     if not seals:
-        return Verdict(False, "This PDF carries no seal: it is not a signed agreement of this portal.")
+        return Verdict(False, _("This PDF carries no seal: it is not a signed agreement of this portal."))
     seal = seals[-1]
     match = _REASON.search(str(seal.sig_object.get("/Reason", "")))
     if seal.field_name != SEAL_FIELD or match is None:
-        return Verdict(False, "This PDF is signed, but not as a signed agreement of this portal.")
+        return Verdict(False, _("This PDF is signed, but not as a signed agreement of this portal."))
     request_id, signer_name = int(match.group(1)), match.group(2)
     try:
         status = validate_pdf_signature(seal, ValidationContext(trust_roots=roots))
     except (SignatureValidationError, PdfError, ValueError):
         logger.info("A seal could not be checked", exc_info=True)
-        return Verdict(False, UNCHECKABLE)
+        return Verdict(False, _(UNCHECKABLE))
     sealed_by = status.signing_cert.subject.human_friendly
     common = {
         "request_id": request_id,
@@ -452,10 +455,12 @@ def _examine(data: bytes, roots: list[asn1_x509.Certificate]) -> Verdict:
     }
     if not status.intact or not status.valid:
         return Verdict(
-            False, "The file was changed after it was sealed: its content no longer matches the seal.", **common
+            False,
+            _("The file was changed after it was sealed: its content no longer matches the seal."),
+            **common,
         )
     if not status.trusted or status.signing_cert.sha256 not in {root.sha256 for root in roots}:
-        return Verdict(False, f"The seal is not this portal's (sealed by {sealed_by}).", **common)
+        return Verdict(False, _("The seal is not this portal's (sealed by %(name)s).") % {"name": sealed_by}, **common)
     if status.coverage != SignatureCoverageLevel.ENTIRE_FILE or len(seals) != 1:
-        return Verdict(False, "Bytes were added to the file after it was sealed.", **common)
-    return Verdict(True, "The seal is intact: this is the agreement as signed, unchanged since.", **common)
+        return Verdict(False, _("Bytes were added to the file after it was sealed."), **common)
+    return Verdict(True, _("The seal is intact: this is the agreement as signed, unchanged since."), **common)

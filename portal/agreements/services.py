@@ -11,6 +11,8 @@ from django.db.models import Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portal.accounts.models import User
 from portal.agreements import tasks
@@ -55,28 +57,35 @@ class SealUnavailable(Exception):
 
     def __init__(self):
         super().__init__(
-            "We could not complete your signature just now: nothing was recorded. Please try again in a minute."
+            _("We could not complete your signature just now: nothing was recorded. Please try again in a minute.")
         )
 
 
 class CodeTooSoon(Exception):
     def __init__(self, wait_seconds: int):
         self.wait_seconds = wait_seconds
-        super().__init__(f"A code was sent moments ago: wait {wait_seconds} seconds before asking for another.")
+        super().__init__(
+            ngettext(
+                "A code was sent moments ago: wait %(count)s seconds before asking for another.",
+                "A code was sent moments ago: wait %(count)s seconds before asking for another.",
+                wait_seconds,
+            )
+            % {"count": wait_seconds}
+        )
 
 
 def dead_reason(invitation: SigningInvitation) -> str:
     """What a dead signing link's page says: used, expired, resent, withdrawn or declined."""
     if invitation.used_at:
-        return "This agreement was already signed with this link."
+        return _("This agreement was already signed with this link.")
     reasons = {
-        "expired": "This link expired before the agreement was signed.",
-        "resent": "A newer link was sent: use the most recent e-mail.",
-        "withdrawn": "The agreement was withdrawn.",
-        "declined": "The signature was declined with this link.",
+        "expired": _("This link expired before the agreement was signed."),
+        "resent": _("A newer link was sent: use the most recent e-mail."),
+        "withdrawn": _("The agreement was withdrawn."),
+        "declined": _("The signature was declined with this link."),
     }
     if invitation.revoked_at:
-        return reasons.get(invitation.revoked_reason, "This link was withdrawn.")
+        return reasons.get(invitation.revoked_reason, _("This link was withdrawn."))
     return reasons["expired"]
 
 
@@ -177,7 +186,7 @@ def agreement_resend(*, request_id: int, by: User) -> SigningInvitation:
         current = _live_invitation(request)
         agreement = current.agreement if current else request.agreements.filter(status=Agreement.Status.SENT).first()
         if agreement is None:
-            raise ValueError("There is no agreement awaiting signature to send again.")
+            raise ValueError(_("There is no agreement awaiting signature to send again."))
         if current:
             link_revoke(current, revoked_reason="resent")
         invitation = _invite(agreement, resend=True)
@@ -257,7 +266,7 @@ def signing_code_send(*, raw: str) -> SigningInvitation:
         if invitation.code_sent_at and (now - invitation.code_sent_at).total_seconds() < CODE_MIN_INTERVAL_SECONDS:
             raise CodeTooSoon(CODE_MIN_INTERVAL_SECONDS - int((now - invitation.code_sent_at).total_seconds()))
         if invitation.codes_sent >= CODES_PER_INVITATION:
-            raise SigningRefused("code", "Too many codes were asked for this link: please contact us for a new one.")
+            raise SigningRefused("code", _("Too many codes were asked for this link: please contact us for a new one."))
         code = f"{secrets.randbelow(10**6):06d}"
         invitation.code_hash = _code_hash(invitation, code)
         invitation.code_expires_at = now + settings.SIGNING_CODE_VALID_FOR
@@ -291,25 +300,25 @@ class Signature:
 def _check_signature_fields(signature: Signature) -> None:
     for field in ("full_name", "job_title", "code"):
         if control_characters_in(getattr(signature, field)):
-            raise SigningRefused(field, CONTROL_REFUSED)
+            raise SigningRefused(field, _(CONTROL_REFUSED))
     if not signature.signing_authority:
-        raise SigningRefused("signing_authority", "Confirm that you have the authority to sign for the company.")
+        raise SigningRefused("signing_authority", _("Confirm that you have the authority to sign for the company."))
     if not signature.full_name.strip():
-        raise SigningRefused("full_name", "Type your full name: it is your signature.")
+        raise SigningRefused("full_name", _("Type your full name: it is your signature."))
     if not signature.job_title.strip():
-        raise SigningRefused("job_title", "Type your job title.")
+        raise SigningRefused("job_title", _("Type your job title."))
     if len(signature.full_name) > 200 or len(signature.job_title) > 200:
-        raise SigningRefused("full_name", "Name and job title are limited to 200 characters.")
+        raise SigningRefused("full_name", _("Name and job title are limited to 200 characters."))
     if not signature.code.strip():
-        raise SigningRefused("code", "Enter the 6-digit code we e-mailed you (ask for one first).")
+        raise SigningRefused("code", _("Enter the 6-digit code we e-mailed you (ask for one first)."))
 
 
 def _code_problem(invitation: SigningInvitation, code: str, now) -> SigningRefused | None:
     """Check the code, spending one try when it is wrong. Returns the refusal, or None when it is right."""
     if not invitation.code_hash or invitation.code_tries_left == 0:
-        return SigningRefused("code", "Ask for a new code: there is no valid code for this link.", tries_left=0)
+        return SigningRefused("code", _("Ask for a new code: there is no valid code for this link."), tries_left=0)
     if invitation.code_expires_at is None or now >= invitation.code_expires_at:
-        return SigningRefused("code", "This code has expired: ask for a new one.", tries_left=0)
+        return SigningRefused("code", _("This code has expired: ask for a new one."), tries_left=0)
     if hmac.compare_digest(invitation.code_hash, _code_hash(invitation, code.strip())):
         return None
     invitation.code_tries_left -= 1
@@ -318,9 +327,10 @@ def _code_problem(invitation: SigningInvitation, code: str, now) -> SigningRefus
     invitation.save(update_fields=["code_tries_left", "code_hash"])
     left = invitation.code_tries_left
     message = (
-        f"This code is not right: {left} tries left."
+        ngettext("This code is not right: %(count)s tries left.", "This code is not right: %(count)s tries left.", left)
+        % {"count": left}
         if left
-        else "This code is not right, and no tries are left: ask for a new code."
+        else _("This code is not right, and no tries are left: ask for a new code.")
     )
     return SigningRefused("code", message, tries_left=left)
 
@@ -418,9 +428,9 @@ def agreement_decline(*, raw: str, reason: str, ip: str | None = None) -> Tenant
     """The person who got the link is not the right signer, or will not sign: staff are told."""
     reason = reason.strip()
     if not reason:
-        raise SigningRefused("reason", "Tell us why, so that we can send the agreement to the right person.")
+        raise SigningRefused("reason", _("Tell us why, so that we can send the agreement to the right person."))
     if control_characters_in(reason, multiline=True):
-        raise SigningRefused("reason", CONTROL_REFUSED)
+        raise SigningRefused("reason", _(CONTROL_REFUSED))
     with transaction.atomic():
         request, invitation = _signing_locked(raw)
         link_revoke(invitation, revoked_reason="declined")

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal.agreements.models import SigningInvitation
@@ -111,7 +112,10 @@ def send_code(request: HttpRequest, invitation: SigningInvitation, token: str) -
     except (CodeTooSoon, SigningRefused) as refusal:
         message, status = str(refusal), 429 if isinstance(refusal, CodeTooSoon) else 400
     else:
-        message, status = f"We e-mailed a 6-digit code to {invitation.signer_email}. It is valid for 10 minutes.", 200
+        message = _("We e-mailed a 6-digit code to %(email)s. It is valid for 10 minutes.") % {
+            "email": invitation.signer_email
+        }
+        status = 200
     if request.headers.get("HX-Request"):
         return render(request, "agreements/_code_status.html", {"message": message, "ok": status == 200}, status=200)
     errors = {} if status == 200 else {"code": message}
@@ -159,21 +163,21 @@ def verify(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "agreements/verify.html",
-            {"error": f"This file is too large: a signed agreement is well under {limit_mb} MB."},
+            {"error": _("This file is too large: a signed agreement is well under %(size)s MB.") % {"size": limit_mb}},
             status=413,
         )
     upload = request.FILES.get("file")
     if upload is None:
-        return render(request, "agreements/verify.html", {"error": "Choose the PDF file to check."}, status=400)
+        return render(request, "agreements/verify.html", {"error": _("Choose the PDF file to check.")}, status=400)
     if (upload.size or 0) > settings.VERIFY_MAX_UPLOAD:
         return render(
             request,
             "agreements/verify.html",
-            {"error": f"This file is too large: a signed agreement is well under {limit_mb} MB."},
+            {"error": _("This file is too large: a signed agreement is well under %(size)s MB.") % {"size": limit_mb}},
             status=413,
         )
     data = upload.read()
     if not data.startswith(b"%PDF-"):
-        return render(request, "agreements/verify.html", {"error": "This file is not a PDF."}, status=400)
+        return render(request, "agreements/verify.html", {"error": _("This file is not a PDF.")}, status=400)
     verdict = verify_pdf(data)
     return render(request, "agreements/verify.html", {"verdict": verdict, "filename": upload.name})

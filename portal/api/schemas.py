@@ -159,7 +159,7 @@ class TenantRequestSummary(Schema):
 
     @staticmethod
     def resolve_stage_label(request: TenantRequest) -> str:
-        return str(Stage(request.stage).label)
+        return str(Stage(request.stage).label)  # a lazy label would not pass as a str
 
     @staticmethod
     def resolve_company_name(request: TenantRequest) -> str:

@@ -9,7 +9,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_POST
+from django_stubs_ext import StrOrPromise
 
 from portal.accounts.decorators import staff_required
 from portal.accounts.lockout import lockout_lift, lockouts_current
@@ -79,8 +82,10 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     counts = stage_counts()
-    tabs = [Tab(s.label, counts[s.value], f"?stage={s.value}", _active(s.value == stage)) for s in Stage]
-    tabs.append(Tab("All", sum(counts.values()), "?stage=all", _active(stage == "all")))
+    tabs = [Tab(str(s.label), counts[s.value], f"?stage={s.value}", _active(s.value == stage)) for s in Stage]
+    tabs.append(
+        Tab(pgettext("requests of every stage", "All"), sum(counts.values()), "?stage=all", _active(stage == "all"))
+    )
     return render(
         request,
         "backoffice/pipeline.html",
@@ -112,7 +117,7 @@ def _rows(page: Page) -> list[Row]:
             domain=f"{r['domain_prefix']}.onmicrosoft.com",
             technical_contact=r["technical_contact_name"],
             stage=r["stage"],
-            stage_label=STAGE_LABELS[r["stage"]],
+            stage_label=str(STAGE_LABELS[r["stage"]]),
             waited=duration_words(now - r["stage_changed_at"]),
             billing_conflict=r["billing_conflict"],
         )
@@ -125,7 +130,7 @@ def _pager(page: Page, stage: str, query: str) -> Pager | None:
         return None
     here = urlencode({"stage": stage, "q": query})
     return Pager(
-        label=f"Page {page.number} of {page.paginator.num_pages}",
+        label=_("Page %(number)s of %(count)s") % {"number": page.number, "count": page.paginator.num_pages},
         newer_url=f"?{here}&page={page.previous_page_number()}" if page.has_previous() else "",
         older_url=f"?{here}&page={page.next_page_number()}" if page.has_next() else "",
     )
@@ -166,7 +171,7 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _act(request: HttpRequest, pk: int, action, success: str, **kwargs) -> HttpResponse:
+def _act(request: HttpRequest, pk: int, action, success: StrOrPromise, **kwargs) -> HttpResponse:
     try:
         action(request_id=pk, by=request.user, **kwargs)
     except IllegalMove as error:
@@ -174,14 +179,14 @@ def _act(request: HttpRequest, pk: int, action, success: str, **kwargs) -> HttpR
     except ValueError as error:
         messages.error(request, str(error))
     except TenantRequest.DoesNotExist:
-        messages.error(request, "This request does not exist.")
+        messages.error(request, _("This request does not exist."))
         return redirect("backoffice:pipeline")
     else:
         messages.success(request, success)
     return redirect("backoffice:request", pk=pk)
 
 
-def _decision(action, success: str, *, field: str = ""):
+def _decision(action, success: StrOrPromise, *, field: str = ""):
     """A staff decision on a request: POST only; the service is called with the form's one field, if any."""
 
     @staff_required
@@ -192,17 +197,24 @@ def _decision(action, success: str, *, field: str = ""):
     return view
 
 
-validate = _decision(request_validate, "Validated: the request now awaits the signature of the agreement.")
-reject = _decision(request_reject, "Rejected: both contacts are told why.", field="reason")
-ask_changes = _decision(
-    request_ask_changes, "Changes requested: the technical contact gets a link to correct the request.", field="message"
+validate = _decision(
+    request_validate, gettext_lazy("Validated: the request now awaits the signature of the agreement.")
 )
-resend = _decision(agreement_resend, "A new signing link was sent; the previous one no longer works.")
-withdraw = _decision(agreement_withdraw, "Agreement withdrawn: the request is back at To Validate.", field="reason")
-provisioning_retry_view = _decision(provisioning_retry, "Provisioning restarted.", field="domain_prefix")
-provisioning_cancel_view = _decision(provisioning_cancel, "Request cancelled.", field="reason")
+reject = _decision(request_reject, gettext_lazy("Rejected: both contacts are told why."), field="reason")
+ask_changes = _decision(
+    request_ask_changes,
+    gettext_lazy("Changes requested: the technical contact gets a link to correct the request."),
+    field="message",
+)
+resend = _decision(agreement_resend, gettext_lazy("A new signing link was sent; the previous one no longer works."))
+withdraw = _decision(
+    agreement_withdraw, gettext_lazy("Agreement withdrawn: the request is back at To Validate."), field="reason"
+)
+provisioning_retry_view = _decision(provisioning_retry, gettext_lazy("Provisioning restarted."), field="domain_prefix")
+provisioning_cancel_view = _decision(provisioning_cancel, gettext_lazy("Request cancelled."), field="reason")
 billing_profile_push_view = _decision(
-    billing_profile_push, "The company's billing profile is on its way to Microsoft: this page shows the outcome."
+    billing_profile_push,
+    gettext_lazy("The company's billing profile is on its way to Microsoft: this page shows the outcome."),
 )
 
 
@@ -232,7 +244,7 @@ def activation_resend_view(request: HttpRequest, pk: int) -> HttpResponse:
     tenant_request = get_object_or_404(TenantRequest.objects.select_related("technical_contact"), pk=pk)
     activation_resend(email=tenant_request.technical_contact.email)
     messages.success(
-        request, "If the technical contact has not set a password yet, a new activation link is on its way."
+        request, _("If the technical contact has not set a password yet, a new activation link is on its way.")
     )
     return redirect("backoffice:request", pk=pk)
 
@@ -252,9 +264,9 @@ def lockouts(request: HttpRequest) -> HttpResponse:
 def lockout_unlock(request: HttpRequest) -> HttpResponse:
     email = request.POST.get("email", "")
     if lockout_lift(email=email):
-        messages.success(request, f"{email} can sign in again.")
+        messages.success(request, _("%(email)s can sign in again.") % {"email": email})
     else:
-        messages.info(request, f"{email} was not locked.")
+        messages.info(request, _("%(email)s was not locked.") % {"email": email})
     return redirect("backoffice:lockouts")
 
 
@@ -269,7 +281,7 @@ def identity_changes(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/identity_changes.html", context)
 
 
-def _identity_decision(action, success: str, *, field: str = ""):
+def _identity_decision(action, success: StrOrPromise, *, field: str = ""):
     """A staff decision on a change of legal identity: POST only; the service gets the form's one field, if any."""
 
     @staff_required
@@ -290,8 +302,10 @@ def _identity_decision(action, success: str, *, field: str = ""):
 
 identity_change_accept_view = _identity_decision(
     identity_change_accept,
-    "Accepted: the company's record is changed, the customer is told, Microsoft's billing profile follows.",
+    gettext_lazy(
+        "Accepted: the company's record is changed, the customer is told, Microsoft's billing profile follows."
+    ),
 )
 identity_change_refuse_view = _identity_decision(
-    identity_change_refuse, "Refused: the customer is told why.", field="reason"
+    identity_change_refuse, gettext_lazy("Refused: the customer is told why."), field="reason"
 )

@@ -12,15 +12,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from ninja.errors import HttpError
 
 from portal.core.models import OneTimeLink
 from portal.core.tokens import token_hash, token_new
 
+# Marked here, translated when a link is found dead (the texts stay plain, for comparisons).
 DEAD_REASONS = {
-    "used": "This link was already used.",
-    "revoked": "This link was withdrawn, or a newer one was sent.",
-    "expired": "This link has expired.",
+    "used": gettext_noop("This link was already used."),
+    "revoked": gettext_noop("This link was withdrawn, or a newer one was sent."),
+    "expired": gettext_noop("This link has expired."),
 }
 UNKNOWN_TEMPLATE = "onboarding/link_unknown.html"
 
@@ -35,7 +38,9 @@ class LinkDead(Exception):
     def __init__(self, link: OneTimeLink, reason: str = ""):
         self.link = link
         self.why = link.dead_because()  # "used", "revoked", "expired"; "" when the link is live but its step is over
-        super().__init__(reason or DEAD_REASONS.get(self.why, "This link can no longer be used."))
+        super().__init__(
+            reason or (_(DEAD_REASONS[self.why]) if self.why in DEAD_REASONS else _("This link can no longer be used."))
+        )
 
 
 def link_issue[L: OneTimeLink](

@@ -27,6 +27,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from config.env import parse_duration
 from portal.core.models import RateCounter
@@ -55,7 +57,7 @@ class RateLimited(Exception):
 
     def __init__(self, retry_after: int):
         self.retry_after = retry_after
-        super().__init__(f"Too many attempts: please try again in {_duration_text(retry_after)}.")
+        super().__init__(_("Too many attempts: please try again in %(wait)s.") % {"wait": _duration_text(retry_after)})
 
 
 @lru_cache(maxsize=64)
@@ -160,7 +162,9 @@ def _count(bucket: str, closes: datetime) -> int:
 
 def _duration_text(seconds: int) -> str:
     if seconds < 90:
-        return f"{seconds} seconds"
+        return ngettext("%(count)s seconds", "%(count)s seconds", seconds) % {"count": seconds}
     if seconds < 90 * 60:
-        return f"{math.ceil(seconds / 60)} minutes"
-    return f"{math.ceil(seconds / 3600)} hours"
+        minutes = math.ceil(seconds / 60)
+        return ngettext("%(count)s minutes", "%(count)s minutes", minutes) % {"count": minutes}
+    hours = math.ceil(seconds / 3600)
+    return ngettext("%(count)s hours", "%(count)s hours", hours) % {"count": hours}

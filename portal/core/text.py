@@ -5,6 +5,8 @@ from typing import Annotated
 
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
@@ -12,7 +14,10 @@ from pydantic_core import PydanticCustomError
 _IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _IN_PARAGRAPH = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
-CONTROL_REFUSED = "This text contains an invisible control character (such as NUL): remove it and send it again."
+# Marked here, translated where it is raised: `_(CONTROL_REFUSED)` (the constant stays plain text).
+CONTROL_REFUSED = gettext_noop(
+    "This text contains an invisible control character (such as NUL): remove it and send it again."
+)
 
 
 def control_characters_in(value: str, *, multiline: bool = False) -> bool:
@@ -22,7 +27,7 @@ def control_characters_in(value: str, *, multiline: bool = False) -> bool:
 def text_checked(value: str, *, multiline: bool = False) -> str:
     """The text as typed; ValueError with a plain message when it holds a control character."""
     if control_characters_in(value, multiline=multiline):
-        raise ValueError(CONTROL_REFUSED)
+        raise ValueError(_(CONTROL_REFUSED))
     return value
 
 
@@ -35,7 +40,7 @@ class NoControlCharacters:
 
     def __call__(self, value: object) -> None:
         if isinstance(value, str) and control_characters_in(value, multiline=self.multiline):
-            raise ValidationError(CONTROL_REFUSED, code="control_character")
+            raise ValidationError(_(CONTROL_REFUSED), code="control_character")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, NoControlCharacters) and other.multiline == self.multiline
@@ -44,7 +49,7 @@ class NoControlCharacters:
 def _schema_checked(multiline: bool):
     def check(value: str) -> str:
         if control_characters_in(value, multiline=multiline):
-            raise PydanticCustomError("control_character", CONTROL_REFUSED)
+            raise PydanticCustomError("control_character", _(CONTROL_REFUSED))
         return value
 
     return AfterValidator(check)

@@ -1,15 +1,16 @@
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 
 class OutboundEmail(models.Model):
     """One e-mail to send: rendered when the change that causes it commits, sent by the worker."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", pgettext_lazy("e-mail status", "Queued")
+        SENDING = "sending", pgettext_lazy("e-mail status", "Sending")
+        SENT = "sent", pgettext_lazy("e-mail status", "Sent")
+        FAILED = "failed", pgettext_lazy("e-mail status", "Failed")
 
     request = models.ForeignKey(
         "onboarding.TenantRequest", null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
@@ -17,7 +18,7 @@ class OutboundEmail(models.Model):
     template = models.CharField(max_length=60)
     language = models.CharField(max_length=2, default="en", help_text="The language it is written in: its recipient's.")
     from_email = models.CharField(max_length=254)
-    to = models.JSONField(help_text="List of recipient addresses.")
+    to = models.JSONField(help_text=gettext_lazy("List of recipient addresses."))
     subject = models.CharField(max_length=300)
     body_text = models.TextField()
     body_html = models.TextField()
@@ -29,7 +30,7 @@ class OutboundEmail(models.Model):
     lease_owner = models.CharField(
         max_length=100,
         blank=True,
-        help_text="The last claim to send it (host:pid:random); only that claim may record the outcome.",
+        help_text=gettext_lazy("The last claim to send it (host:pid:random); only that claim may record the outcome."),
     )
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)

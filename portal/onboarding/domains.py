@@ -4,6 +4,9 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.stages import CLOSED_STAGES
 from portal.provisioning.base import ProvisionerError, get_provisioner
@@ -16,7 +19,7 @@ RESERVED = frozenset(
     "admin administrator azure microsoft msft office office365 onmicrosoft outlook root support "
     "teams test windows www mail postmaster hostmaster webmaster sharepoint exchange".split()
 )
-CANNOT_CHECK = (
+CANNOT_CHECK = gettext_lazy(
     "We cannot check this name right now: you can still send your request; "
     "we check the name with Microsoft before your tenant is created."
 )
@@ -44,17 +47,20 @@ def prefix_normalise(raw: str) -> str:
 def prefix_problem(prefix: str) -> str:
     """Why a prefix is not well-formed, or '' when it is."""
     if not prefix:
-        return "Choose a name for your tenant: it becomes <name>.onmicrosoft.com."
+        return _("Choose a name for your tenant: it becomes <name>.onmicrosoft.com.")
     if not prefix.isascii():
-        return "Use only the letters a–z and digits: accents and other scripts are not allowed."
+        return _("Use only the letters a–z and digits: accents and other scripts are not allowed.")
     if "-" in prefix:
-        return "Hyphens are not allowed in an .onmicrosoft.com name: use only letters and digits."
+        return _("Hyphens are not allowed in an .onmicrosoft.com name: use only letters and digits.")
     if not _WELL_FORMED.match(prefix):
-        return "Use only the letters a–z and digits, without spaces, dots or symbols."
+        return _("Use only the letters a–z and digits, without spaces, dots or symbols.")
     if len(prefix) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters (this one has {len(prefix)})."
+        return _("Use at most %(max)s characters (this one has %(length)s).") % {
+            "max": MAX_LENGTH,
+            "length": len(prefix),
+        }
     if prefix in RESERVED:
-        return f"“{prefix}” is reserved by Microsoft: choose another name."
+        return _("“%(name)s” is reserved by Microsoft: choose another name.") % {"name": prefix}
     return ""
 
 
@@ -68,12 +74,20 @@ def prefix_availability(raw: str, *, exclude_request_id: int | None = None) -> A
     if exclude_request_id is not None:
         open_requests = open_requests.exclude(pk=exclude_request_id)
     if open_requests.exists():
-        return Availability(prefix, False, f"{prefix}.onmicrosoft.com is already requested: choose another name.")
+        return Availability(
+            prefix,
+            False,
+            _("%(domain)s is already requested: choose another name.") % {"domain": f"{prefix}.onmicrosoft.com"},
+        )
     try:
         free = get_provisioner().domain_available(prefix=prefix)
     except ProvisionerError as error:  # passing or not (e.g. a revoked refresh token), never the customer's fault
         logger.warning("Could not check %s.onmicrosoft.com with the provisioner: %s", prefix, error.message)
-        return Availability(prefix, False, CANNOT_CHECK, problem=error)
+        return Availability(prefix, False, str(CANNOT_CHECK), problem=error)
     if not free:
-        return Availability(prefix, False, f"{prefix}.onmicrosoft.com is already taken: choose another name.")
+        return Availability(
+            prefix,
+            False,
+            _("%(domain)s is already taken: choose another name.") % {"domain": f"{prefix}.onmicrosoft.com"},
+        )
     return Availability(prefix, True, "")

@@ -5,6 +5,9 @@ from dataclasses import dataclass
 from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.functional import lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.companies.countries import COUNTRY_CHOICES
 from portal.companies.models import Company, Contact
@@ -45,47 +48,61 @@ CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title")
 LIVE_CHECK_TRIGGER = "change, blur"
 
 
+def _prefix_help() -> str:
+    return _("Your tenant's address: <name>.onmicrosoft.com. Letters a–z and digits, at most %(count)s.") % {
+        "count": MAX_LENGTH
+    }
+
+
+PREFIX_HELP = lazy(_prefix_help, str)()
+
+
 class TenantRequestForm(PortalForm):
-    company_legal_name = forms.CharField(label="Legal name", max_length=200)
+    company_legal_name = forms.CharField(label=gettext_lazy("Legal name"), max_length=200)
     company_vat_number = forms.CharField(
-        label="VAT number", max_length=30, help_text="With or without country prefix, e.g. BE0403.170.701"
+        label=gettext_lazy("VAT number"),
+        max_length=30,
+        help_text=gettext_lazy("With or without country prefix, e.g. BE0403.170.701"),
     )
-    company_address_line1 = forms.CharField(label="Street and number", max_length=200)
-    company_address_line2 = forms.CharField(label="Address line 2", max_length=200, required=False)
-    company_postal_code = forms.CharField(label="Postal code", max_length=20)
-    company_city = forms.CharField(label="City", max_length=100)
-    company_country = forms.ChoiceField(label="Country", choices=[("", "—")] + COUNTRY_CHOICES)
-    company_phone = forms.CharField(label="Phone", max_length=30)
-    company_website = forms.URLField(label="Website", required=False, assume_scheme="https")
+    company_address_line1 = forms.CharField(label=gettext_lazy("Street and number"), max_length=200)
+    company_address_line2 = forms.CharField(label=gettext_lazy("Address line 2"), max_length=200, required=False)
+    company_postal_code = forms.CharField(label=gettext_lazy("Postal code"), max_length=20)
+    company_city = forms.CharField(label=gettext_lazy("City"), max_length=100)
+    company_country = forms.ChoiceField(label=gettext_lazy("Country"), choices=[("", "—")] + COUNTRY_CHOICES)
+    company_phone = forms.CharField(label=gettext_lazy("Phone"), max_length=30)
+    company_website = forms.URLField(label=gettext_lazy("Website"), required=False, assume_scheme="https")
 
     tenant_domain_prefix = forms.CharField(
-        label="Tenant name",
+        label=gettext_lazy("Tenant name"),
         max_length=100,
-        help_text=f"Your tenant's address: <name>.onmicrosoft.com. Letters a–z and digits, at most {MAX_LENGTH}.",
+        help_text=PREFIX_HELP,
     )
-    tenant_display_name = forms.CharField(label="Display name", max_length=100)
-    tenant_country = forms.ChoiceField(label="Tenant country", choices=[("", "—")] + COUNTRY_CHOICES)
+    tenant_display_name = forms.CharField(label=gettext_lazy("Display name"), max_length=100)
+    tenant_country = forms.ChoiceField(label=gettext_lazy("Tenant country"), choices=[("", "—")] + COUNTRY_CHOICES)
 
-    technical_first_name = forms.CharField(label="First name", max_length=100)
-    technical_last_name = forms.CharField(label="Last name", max_length=100)
-    technical_email = forms.EmailField(label="E-mail")
-    technical_phone = forms.CharField(label="Phone", max_length=30)
-    technical_job_title = forms.CharField(label="Job title", max_length=100, required=False)
+    technical_first_name = forms.CharField(label=gettext_lazy("First name"), max_length=100)
+    technical_last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=100)
+    technical_email = forms.EmailField(label=gettext_lazy("E-mail"))
+    technical_phone = forms.CharField(label=gettext_lazy("Phone"), max_length=30)
+    technical_job_title = forms.CharField(label=gettext_lazy("Job title"), max_length=100, required=False)
 
     commercial_same_as_technical = forms.BooleanField(
-        label="The commercial contact is the technical contact", required=False
+        label=gettext_lazy("The commercial contact is the technical contact"), required=False
     )
-    commercial_first_name = forms.CharField(label="First name", max_length=100, required=False)
-    commercial_last_name = forms.CharField(label="Last name", max_length=100, required=False)
-    commercial_email = forms.EmailField(label="E-mail", required=False)
-    commercial_phone = forms.CharField(label="Phone", max_length=30, required=False)
+    commercial_first_name = forms.CharField(label=gettext_lazy("First name"), max_length=100, required=False)
+    commercial_last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=100, required=False)
+    commercial_email = forms.EmailField(label=gettext_lazy("E-mail"), required=False)
+    commercial_phone = forms.CharField(label=gettext_lazy("Phone"), max_length=30, required=False)
     commercial_job_title = forms.CharField(
-        label="Job title", max_length=100, required=False, help_text="The commercial contact signs the agreement."
+        label=gettext_lazy("Job title"),
+        max_length=100,
+        required=False,
+        help_text=gettext_lazy("The commercial contact signs the agreement."),
     )
 
     accept_terms = forms.BooleanField(
-        label="I accept the terms and conditions and confirm the information is correct",
-        error_messages={"required": "Please accept the terms to send your request."},
+        label=gettext_lazy("I accept the terms and conditions and confirm the information is correct"),
+        error_messages={"required": gettext_lazy("Please accept the terms to send your request.")},
     )
 
     def __init__(self, *args, request_id: int | None = None, **kwargs):
@@ -138,7 +155,9 @@ class TenantRequestForm(PortalForm):
         else:
             for field in ("first_name", "last_name", "email", "phone"):
                 if not data.get(f"commercial_{field}") and f"commercial_{field}" not in self.errors:
-                    self.add_error(f"commercial_{field}", ValidationError("This field is required.", code="required"))
+                    self.add_error(
+                        f"commercial_{field}", ValidationError(_("This field is required."), code="required")
+                    )
         for field in ("company_phone", "technical_phone", "commercial_phone"):
             if data.get(field):
                 try:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from portal.companies.models import Company
 from portal.core.models import OneTimeLink
@@ -16,16 +17,18 @@ class TenantRequest(models.Model):
     """A company's request for a new Microsoft tenant, and where it stands."""
 
     class VatCheck(models.TextChoices):
-        UNCONFIRMED = "unconfirmed", "Not confirmed by VIES"
-        CONFIRMED = "confirmed", "Confirmed by VIES"
-        NOT_FOUND = "not_found", "Unknown to VIES"
-        NOT_APPLICABLE = "not_applicable", "Outside the EU (no VIES)"
+        UNCONFIRMED = "unconfirmed", gettext_lazy("Not confirmed by VIES")
+        CONFIRMED = "confirmed", gettext_lazy("Confirmed by VIES")
+        NOT_FOUND = "not_found", gettext_lazy("Unknown to VIES")
+        NOT_APPLICABLE = "not_applicable", gettext_lazy("Outside the EU (no VIES)")
 
     company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="tenant_requests")
     company_snapshot = models.JSONField(
         default=dict,
-        help_text="The company as this request states it (submitted, corrected, then validated). The agreement and "
-        "provisioning use it; the shared company record takes it only when staff validate.",
+        help_text=gettext_lazy(
+            "The company as this request states it (submitted, corrected, then validated). The agreement and "
+            "provisioning use it; the shared company record takes it only when staff validate."
+        ),
     )
     technical_contact = models.ForeignKey("companies.Contact", on_delete=models.PROTECT, related_name="+")
     commercial_contact = models.ForeignKey("companies.Contact", on_delete=models.PROTECT, related_name="+")
@@ -50,7 +53,9 @@ class TenantRequest(models.Model):
     vat_registered_name = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     provisioning_attempts = models.PositiveSmallIntegerField(default=0)
-    provisioning_error = models.TextField(blank=True, help_text="Why the last provisioning attempt failed, for staff.")
+    provisioning_error = models.TextField(
+        blank=True, help_text=gettext_lazy("Why the last provisioning attempt failed, for staff.")
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -91,9 +96,9 @@ class TimelineEntry(models.Model):
     """One event in a request's life. Append-only; each entry's keyed hash covers the one before it."""
 
     class Kind(models.TextChoices):
-        STAGE = "stage", "Stage change"
-        EMAIL = "email", "E-mail"
-        NOTE = "note", "Note"
+        STAGE = "stage", pgettext_lazy("timeline entry kind", "Stage change")
+        EMAIL = "email", pgettext_lazy("timeline entry kind", "E-mail")
+        NOTE = "note", pgettext_lazy("timeline entry kind", "Note")
 
     request = models.ForeignKey(TenantRequest, on_delete=models.PROTECT, related_name="timeline")
     seq = models.PositiveIntegerField()
@@ -102,7 +107,9 @@ class TimelineEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    actor_label = models.CharField(max_length=200, help_text="Who acted, as shown (kept if the user goes).")
+    actor_label = models.CharField(
+        max_length=200, help_text=gettext_lazy("Who acted, as shown (kept if the user goes).")
+    )
     from_stage = models.CharField(max_length=24, blank=True)
     to_stage = models.CharField(max_length=24, blank=True)
     message = models.TextField(blank=True)
@@ -112,7 +119,7 @@ class TimelineEntry(models.Model):
 
     class Meta:
         ordering = ["request", "seq"]
-        verbose_name_plural = "timeline entries"
+        verbose_name_plural = gettext_lazy("timeline entries")
         constraints = [models.UniqueConstraint(fields=["request", "seq"], name="timeline_seq_unique")]
 
     def __str__(self) -> str:
@@ -165,7 +172,7 @@ class TimelineHead(models.Model):
     rebuilt_at = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="The entry appended when this head was missing or did not verify; kept for good.",
+        help_text=gettext_lazy("The entry appended when this head was missing or did not verify; kept for good."),
     )
     mac = models.CharField(max_length=64)
 
@@ -189,8 +196,8 @@ class RequestLink(OneTimeLink):
     """A link e-mailed about a request: the correction link (single use) or the progress link (read only)."""
 
     class Purpose(models.TextChoices):
-        CORRECTION = "correction", "Correct the request"
-        PROGRESS = "progress", "Follow progress"
+        CORRECTION = "correction", gettext_lazy("Correct the request")
+        PROGRESS = "progress", gettext_lazy("Follow progress")
 
     request = models.ForeignKey(TenantRequest, on_delete=models.CASCADE, related_name="links")
     purpose = models.CharField(max_length=12, choices=Purpose.choices)

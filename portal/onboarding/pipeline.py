@@ -1,7 +1,8 @@
 """The one place where a request changes stage."""
 
 from django.db.models import Subquery
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from portal.accounts.models import User
 from portal.agreements.models import Agreement, SigningInvitation
@@ -18,14 +19,17 @@ class IllegalMove(Exception):
         self.request = request
         self.to = to
         here = Stage(request.stage)
-        super().__init__(
-            f"Request #{request.pk} is {here.label}: it cannot move to {to.label}."
-            + (
-                f" From {here.label} it can go to: {', '.join(sorted(s.label for s in MOVES[here]))}."
-                if MOVES[here]
-                else ""
-            )
-        )
+        message = _("Request #%(number)s is %(stage)s: it cannot move to %(to)s.") % {
+            "number": request.pk,
+            "stage": here.label,
+            "to": to.label,
+        }
+        if MOVES[here]:
+            message += " " + _("From %(stage)s it can go to: %(stages)s.") % {
+                "stage": here.label,
+                "stages": ", ".join(sorted(str(s.label) for s in MOVES[here])),
+            }
+        super().__init__(message)
 
 
 def request_locked(request_id: int | Subquery) -> TenantRequest:
@@ -58,6 +62,9 @@ def move(
     request.stage_changed_at = timezone.now()
     request.save(update_fields=["stage", "stage_changed_at"])
     _links_close(request, leaving=Stage(from_stage))
+    if not why:
+        with translation.override(None):  # the timeline keeps its English words
+            why = f"{Stage(from_stage).label} → {to.label}"
     return timeline_append(
         request=request,
         kind=TimelineEntry.Kind.STAGE,
@@ -65,7 +72,7 @@ def move(
         actor_name=by_name,
         from_stage=from_stage,
         to_stage=to,
-        message=why or f"{Stage(from_stage).label} → {to.label}",
+        message=why,
         data=data,
     )
 

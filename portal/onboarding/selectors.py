@@ -9,6 +9,9 @@ from django.db.models import Count, F, QuerySet, TextField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Concat, Trim
 from django.http import Http404
+from django.utils.functional import Promise
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 
 from portal.accounts.decorators import staff_is_verified
 from portal.accounts.models import User
@@ -38,7 +41,7 @@ def request_get_for(*, user: User, request_id: int) -> TenantRequest:
     try:
         return requests_visible_to(user).get(pk=request_id)
     except TenantRequest.DoesNotExist:
-        raise Http404("No such request.") from None
+        raise Http404(_("No such request.")) from None
 
 
 def stage_counts() -> dict[str, int]:
@@ -90,20 +93,27 @@ def request_checks(request: TenantRequest) -> list[Check]:
     company = request.applicant
     try:
         vat = vat_normalise(company.vat_number, company.country)
-        vat_check = Check("VAT number", True, f"{vat.number} is well-formed for {company.country}.")
+        vat_check = Check(
+            _("VAT number"),
+            True,
+            _("%(number)s is well-formed for %(country)s.") % {"number": vat.number, "country": company.country},
+        )
     except Exception as error:  # a stored number that no longer passes: show why
-        vat_check = Check("VAT number", False, " ".join(getattr(error, "messages", [str(error)])))
+        vat_check = Check(_("VAT number"), False, " ".join(getattr(error, "messages", [str(error)])))
     vies_answers: dict[str, bool] = {
         TenantRequest.VatCheck.CONFIRMED: True,
         TenantRequest.VatCheck.NOT_FOUND: False,
     }
     vies = vies_answers.get(request.vat_check)
-    vies_detail = request.get_vat_check_display() + (
-        f": registered as “{request.vat_registered_name}”" if request.vat_registered_name else ""
+    vies_detail = (
+        _("%(check)s: registered as “%(name)s”")
+        % {"check": request.get_vat_check_display(), "name": request.vat_registered_name}
+        if request.vat_registered_name
+        else str(request.get_vat_check_display())
     )
     checks = [vat_check, Check("VIES", vies, vies_detail)]
     if company.registry_number:
-        checks.append(Check("Registry number", True, f"KBO/BCE {company.registry_number}"))
+        checks.append(Check(_("Registry number"), True, f"KBO/BCE {company.registry_number}"))
     if request.stage in (Stage.TO_VALIDATE, Stage.CHANGES_REQUESTED):
         checks.append(_tenant_name_check(request))
     duplicates = (
@@ -114,9 +124,11 @@ def request_checks(request: TenantRequest) -> list[Check]:
     dupes = [f"#{pk} ({Stage(stage).label})" for pk, stage in duplicates]
     checks.append(
         Check(
-            "Other requests of this company",
+            _("Other requests of this company"),
             None if dupes else True,
-            ("Same VAT number: " + ", ".join(dupes)) if dupes else "None with this VAT number.",
+            _("Same VAT number: %(requests)s") % {"requests": ", ".join(dupes)}
+            if dupes
+            else _("None with this VAT number."),
         )
     )
     return checks
@@ -130,15 +142,27 @@ NAME_CHECK_FAILURE_KEPT_FOR = 30
 
 def _tenant_name_check(request: TenantRequest) -> Check:
     """Is the request's tenant name still free at Microsoft, from the cache when it was asked lately."""
-    # The stage's time is in the key: a corrected request (maybe with a new name) is checked afresh.
-    key = f"staff-tenant-name:{request.pk}:{request.domain_prefix}:{request.stage_changed_at.isoformat()}"
+    # The stage's time is in the key: a corrected request (maybe with a new name) is checked afresh. The check is
+    # kept in the words of the staff member's language.
+    key = (
+        f"staff-tenant-name:{request.pk}:{request.domain_prefix}:{request.stage_changed_at.isoformat()}"
+        f":{get_language()}"
+    )
     check = cache.get(key)
     if check is None:
         availability = prefix_availability(request.domain_prefix, exclude_request_id=request.pk)
         if availability.problem:
-            check = Check("Tenant name", None, f"Not checked with Microsoft: {availability.problem.message}")
+            check = Check(
+                _("Tenant name"),
+                None,
+                _("Not checked with Microsoft: %(problem)s") % {"problem": availability.problem.message},
+            )
         else:
-            check = Check("Tenant name", availability.available, availability.reason or f"{request.domain} is free.")
+            check = Check(
+                _("Tenant name"),
+                availability.available,
+                availability.reason or _("%(domain)s is free.") % {"domain": request.domain},
+            )
         cache.set(key, check, NAME_CHECK_KEPT_FOR if availability.checked else NAME_CHECK_FAILURE_KEPT_FOR)
     return check
 
@@ -173,12 +197,12 @@ def request_progress(request: TenantRequest, entries: list[TimelineEntry]) -> li
     closed = request.stage in CLOSED_STAGES
     for key, label in PROGRESS_STEPS:
         if key in reached:
-            steps.append(Step(key, label, "done", reached[key]))
+            steps.append(Step(key, str(label), "done", reached[key]))
         elif not current_given and not closed:
-            steps.append(Step(key, label, "current", None))
+            steps.append(Step(key, str(label), "current", None))
             current_given = True
         else:
-            steps.append(Step(key, label, "todo", None))
+            steps.append(Step(key, str(label), "todo", None))
     return steps
 
 
@@ -193,8 +217,10 @@ class PublicEntry:
     to_stage: str
 
 
-CUSTOMER_WORDING: dict[str, str] = {
-    Stage.PROVISIONING_FAILED: "We are working on the creation of your tenant; our team has been alerted.",
+CUSTOMER_WORDING: dict[str, Promise] = {
+    Stage.PROVISIONING_FAILED: gettext_lazy(
+        "We are working on the creation of your tenant; our team has been alerted."
+    ),
 }
 
 
@@ -205,10 +231,10 @@ def timeline_for_customer(entries: list[TimelineEntry]) -> list[PublicEntry]:
         if entry.kind == TimelineEntry.Kind.NOTE:
             continue
         message = (
-            CUSTOMER_WORDING.get(entry.to_stage, entry.message)
+            str(CUSTOMER_WORDING.get(entry.to_stage, entry.message))
             if entry.kind == TimelineEntry.Kind.STAGE
             else entry.message
         )
-        actor = entry.actor_label if not (entry.actor and entry.actor.is_staff) else "Our team"
+        actor = entry.actor_label if not (entry.actor and entry.actor.is_staff) else _("Our team")
         public.append(PublicEntry(entry.seq, entry.at, entry.kind, actor, message, entry.from_stage, entry.to_stage))
     return public

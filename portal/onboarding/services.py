@@ -7,7 +7,8 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from portal.accounts.models import User
 from portal.agreements.services import agreement_send
@@ -250,7 +251,7 @@ def request_validate(*, request_id: int, by: User) -> TenantRequest:
 def request_reject(*, request_id: int, by: User, reason: str) -> TenantRequest:
     reason = reason.strip()
     if not reason:
-        raise ValueError("Give the reason for the rejection: both contacts will read it.")
+        raise ValueError(_("Give the reason for the rejection: both contacts will read it."))
     text_checked(reason, multiline=True)
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
@@ -269,7 +270,7 @@ def request_ask_changes(*, request_id: int, by: User, message: str) -> TenantReq
     """Staff ask the technical contact to correct the request, through a single-use link."""
     message = message.strip()
     if not message:
-        raise ValueError("Say what should change: the technical contact will read it.")
+        raise ValueError(_("Say what should change: the technical contact will read it."))
     text_checked(message, multiline=True)
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
@@ -357,7 +358,8 @@ def request_record_vat_check(*, request_id: int, result: str, registered_name: s
         request.vat_checked_at = timezone.now()
         request.vat_registered_name = registered_name
         request.save(update_fields=["vat_check", "vat_checked_at", "vat_registered_name"])
-        label = TenantRequest.VatCheck(result).label
+        with translation.override(None):  # the timeline keeps its English words
+            label = str(TenantRequest.VatCheck(result).label)
         timeline_append(
             request=request,
             kind=TimelineEntry.Kind.NOTE,

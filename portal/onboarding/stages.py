@@ -1,15 +1,16 @@
 from django.db import models
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 
 class Stage(models.TextChoices):
-    TO_VALIDATE = "to_validate", "To Validate"
-    CHANGES_REQUESTED = "changes_requested", "Changes Requested"
-    AWAITING_SIGNATURE = "awaiting_signature", "Awaiting Signature"
-    PROVISIONING = "provisioning", "Provisioning"
-    PROVISIONING_FAILED = "provisioning_failed", "Provisioning Failed"
-    COMPLETED = "completed", "Completed"
-    REJECTED = "rejected", "Rejected"
-    CANCELLED = "cancelled", "Cancelled"
+    TO_VALIDATE = "to_validate", pgettext_lazy("request stage", "To Validate")
+    CHANGES_REQUESTED = "changes_requested", pgettext_lazy("request stage", "Changes Requested")
+    AWAITING_SIGNATURE = "awaiting_signature", pgettext_lazy("request stage", "Awaiting Signature")
+    PROVISIONING = "provisioning", pgettext_lazy("request stage", "Provisioning")
+    PROVISIONING_FAILED = "provisioning_failed", pgettext_lazy("request stage", "Provisioning Failed")
+    COMPLETED = "completed", pgettext_lazy("request stage", "Completed")
+    REJECTED = "rejected", pgettext_lazy("request stage", "Rejected")
+    CANCELLED = "cancelled", pgettext_lazy("request stage", "Cancelled")
 
 
 # Every allowed move, and nothing else: the pipeline refuses any pair not listed. A request is cancelled only
@@ -30,11 +31,11 @@ CLOSED_STAGES = frozenset({Stage.REJECTED, Stage.CANCELLED})
 
 # The article's steps, as the customer sees them on the request page.
 PROGRESS_STEPS = [
-    ("submitted", "Request submitted"),
-    ("confirmation", "Confirmation e-mails sent"),
-    ("validation", "Information validated"),
-    ("contract", "Contract sent"),
-    ("signed", "Service agreement signed"),
-    ("provisioning", "Tenant created"),
-    ("access", "Portal access shared"),
+    ("submitted", gettext_lazy("Request submitted")),
+    ("confirmation", gettext_lazy("Confirmation e-mails sent")),
+    ("validation", gettext_lazy("Information validated")),
+    ("contract", gettext_lazy("Contract sent")),
+    ("signed", gettext_lazy("Service agreement signed")),
+    ("provisioning", gettext_lazy("Tenant created")),
+    ("access", gettext_lazy("Portal access shared")),
 ]

@@ -3,6 +3,8 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from portal.core.links import LinkDead, LinkUnknown, link_view
@@ -22,7 +24,7 @@ from portal.onboarding.stages import Stage
 
 THANKS_SALT = "onboarding.submitted"
 THANKS_MAX_AGE = 24 * 3600
-PREFIX_TAKEN = "This name was taken a moment ago by another request: choose another name."
+PREFIX_TAKEN = gettext_lazy("This name was taken a moment ago by another request: choose another name.")
 
 
 def request_tenant(request: HttpRequest) -> HttpResponse:
@@ -63,7 +65,7 @@ def check_field(request: HttpRequest) -> HttpResponse:
     errors = form.errors.get(name)
     ok_message = ""
     if not errors and name == "tenant_domain_prefix":
-        ok_message = f"✓ {form.cleaned_data[name]}.onmicrosoft.com is available."
+        ok_message = "✓ " + _("%(domain)s is available.") % {"domain": f"{form.cleaned_data[name]}.onmicrosoft.com"}
     return render(request, "onboarding/_field_check.html", {"errors": errors, "ok_message": ok_message})
 
 
@@ -176,7 +178,7 @@ def correct(request: HttpRequest, link: RequestLink, token: str) -> HttpResponse
             except IllegalMove:
                 raise LinkDead(link) from None
             else:
-                messages.success(request, "Thank you: your corrected request is back with our team.")
+                messages.success(request, _("Thank you: your corrected request is back with our team."))
                 return _to_thanks(tenant_request)
     else:
         initial = initial_from_company(

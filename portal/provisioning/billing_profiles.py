@@ -18,7 +18,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.accounts.models import User
 from portal.companies.models import Company, Contact
@@ -52,21 +55,21 @@ CULTURES = {"nl": ("nl-BE", "nl"), "fr": ("fr-BE", "fr"), "en": ("en-US", "en")}
 SOURCE_FIELDS = frozenset(
     {"legal_name", "address_line1", "address_line2", "postal_code", "city", "country", "phone", CONTACTS}
 )
-FIELD_LABELS = {
-    "companyName": "Company name",
-    "firstName": "Billing contact's first name",
-    "lastName": "Billing contact's last name",
-    "email": "Billing contact's e-mail",
-    "culture": "Culture",
-    "language": "Language",
-    "defaultAddress.addressLine1": "Address line 1",
-    "defaultAddress.addressLine2": "Address line 2",
-    "defaultAddress.postalCode": "Postal code",
-    "defaultAddress.city": "City",
-    "defaultAddress.country": "Country",
-    "defaultAddress.firstName": "Address: first name",
-    "defaultAddress.lastName": "Address: last name",
-    "defaultAddress.phoneNumber": "Phone",
+FIELD_LABELS: dict[str, Promise] = {
+    "companyName": gettext_lazy("Company name"),
+    "firstName": gettext_lazy("Billing contact's first name"),
+    "lastName": gettext_lazy("Billing contact's last name"),
+    "email": gettext_lazy("Billing contact's e-mail"),
+    "culture": gettext_lazy("Culture"),
+    "language": gettext_lazy("Language"),
+    "defaultAddress.addressLine1": gettext_lazy("Address line 1"),
+    "defaultAddress.addressLine2": gettext_lazy("Address line 2"),
+    "defaultAddress.postalCode": gettext_lazy("Postal code"),
+    "defaultAddress.city": gettext_lazy("City"),
+    "defaultAddress.country": gettext_lazy("Country"),
+    "defaultAddress.firstName": gettext_lazy("Address: first name"),
+    "defaultAddress.lastName": gettext_lazy("Address: last name"),
+    "defaultAddress.phoneNumber": gettext_lazy("Phone"),
 }
 
 
@@ -159,13 +162,13 @@ def billing_profile_state(tenant: Tenant) -> SyncState:
     """For the back-office; reads tenant.billing_profile_sync (select it with the tenant)."""
     record: BillingProfileSync | None = getattr(tenant, "billing_profile_sync", None)
     if record is None:
-        return SyncState("never", "Not synced yet", None, "", [])
+        return SyncState("never", _("Not synced yet"), None, "", [])
     fields = [
-        FieldState(FIELD_LABELS.get(name, name), values["portal"], values["microsoft"], kind)
+        FieldState(str(FIELD_LABELS.get(name, name)), values["portal"], values["microsoft"], kind)
         for kind, found in (("conflict", record.conflicts), ("difference", record.differences))
         for name, values in found.items()
     ]
-    return SyncState(record.status, record.get_status_display(), record.synced_at, record.last_error, fields)
+    return SyncState(record.status, str(record.get_status_display()), record.synced_at, record.last_error, fields)
 
 
 def billing_profile_changed(sender: type, *, company: Company, fields: list[str], **kwargs: object) -> None:
@@ -182,7 +185,7 @@ def billing_profile_push(*, request_id: int, by: User) -> Tenant:
         request = pipeline.request_locked(request_id)
         tenant = Tenant.objects.filter(request=request).first()
         if tenant is None:
-            raise ValueError("This request has no tenant at Microsoft yet: there is no billing profile to push.")
+            raise ValueError(_("This request has no tenant at Microsoft yet: there is no billing profile to push."))
         timeline_append(
             request=request,
             kind=TimelineEntry.Kind.NOTE,
@@ -228,7 +231,9 @@ def _sync_once(provisioner: Provisioner, tenant: Tenant, portal: dict[str, str],
 
 
 def _labels(fields: dict) -> str:
-    return ", ".join(FIELD_LABELS.get(name, name).lower() for name in fields)
+    """The fields' names for the timeline, which keeps its English words."""
+    with translation.override(None):
+        return ", ".join(str(FIELD_LABELS.get(name, name)).lower() for name in fields)
 
 
 def _synced(tenant: Tenant, merge: Merge, profile: BillingProfile) -> str:
@@ -267,7 +272,7 @@ def _synced(tenant: Tenant, merge: Merge, profile: BillingProfile) -> str:
 
 def _sync_failed(tenant: Tenant, error: ProvisionerError) -> str:
     with transaction.atomic():
-        record, _ = BillingProfileSync.objects.select_for_update().get_or_create(tenant=tenant)
+        record, _created = BillingProfileSync.objects.select_for_update().get_or_create(tenant=tenant)
         record.attempts += 1
         message = error.message
         if not error.permanent and record.attempts < settings.PROVISIONING_MAX_ATTEMPTS:
@@ -281,7 +286,7 @@ def _sync_failed(tenant: Tenant, error: ProvisionerError) -> str:
                 key=f"billing-profile-sync:{tenant.pk}",
                 tenant_id=tenant.pk,
             )
-            message += f" Next try in {duration_words(wait)}."
+            message += " " + _("Next try in %(wait)s.") % {"wait": duration_words(wait)}
         record.status = BillingProfileSync.Status.FAILED
         record.last_error = message
         record.updated_at = timezone.now()

@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 
 class Tenant(models.Model):
@@ -7,15 +8,17 @@ class Tenant(models.Model):
 
     request = models.OneToOneField("onboarding.TenantRequest", on_delete=models.PROTECT, related_name="tenant")
     company = models.ForeignKey("companies.Company", on_delete=models.PROTECT, related_name="tenants")
-    customer_id = models.CharField(max_length=64, unique=True, help_text="Microsoft's customer (tenant) id.")
+    customer_id = models.CharField(
+        max_length=64, unique=True, help_text=gettext_lazy("Microsoft's customer (tenant) id.")
+    )
     domain = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     agreement_accepted_at = models.DateTimeField(
-        null=True, blank=True, help_text="Microsoft Customer Agreement recorded."
+        null=True, blank=True, help_text=gettext_lazy("Microsoft Customer Agreement recorded.")
     )
     admin_user = models.CharField(max_length=200, blank=True)
     admin_secret = models.BinaryField(
-        null=True, blank=True, help_text="Initial admin password, encrypted; wiped once shown."
+        null=True, blank=True, help_text=gettext_lazy("Initial admin password, encrypted; wiped once shown.")
     )
     admin_secret_shown_at = models.DateTimeField(null=True, blank=True)
 
@@ -58,23 +61,29 @@ class BillingProfileSync(models.Model):
     """
 
     class Status(models.TextChoices):
-        OK = "ok", "Synced"
-        CONFLICT = "conflict", "Conflict"
-        FAILED = "failed", "Failed"
+        OK = "ok", pgettext_lazy("billing profile status", "Synced")
+        CONFLICT = "conflict", pgettext_lazy("billing profile status", "Conflict")
+        FAILED = "failed", pgettext_lazy("billing profile status", "Failed")
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="billing_profile_sync")
     synced = models.JSONField(default=dict, blank=True)
-    etag = models.CharField(max_length=200, blank=True, help_text="Microsoft's ETag of the profile as last read.")
+    etag = models.CharField(
+        max_length=200, blank=True, help_text=gettext_lazy("Microsoft's ETag of the profile as last read.")
+    )
     synced_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OK, db_index=True)
     conflicts = models.JSONField(
-        default=dict, blank=True, help_text='Changed on both sides: {field: {"portal", "microsoft", "synced"}}.'
+        default=dict,
+        blank=True,
+        help_text=gettext_lazy('Changed on both sides: {field: {"portal", "microsoft", "synced"}}.'),
     )
     differences = models.JSONField(
-        default=dict, blank=True, help_text='Changed only at Microsoft, kept there: {field: {"portal", "microsoft"}}.'
+        default=dict,
+        blank=True,
+        help_text=gettext_lazy('Changed only at Microsoft, kept there: {field: {"portal", "microsoft"}}.'),
     )
     last_error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Failed attempts in a row.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text=gettext_lazy("Failed attempts in a row."))
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -67,6 +67,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 
 from portal.provisioning.base import (
     AgreementSigner,
@@ -303,7 +304,8 @@ class PartnerCenterProvisioner:
         )
         if response.status == 412:
             raise PreconditionFailed(
-                f"The billing profile of customer {customer_id} changed at Microsoft since the portal read it."
+                _("The billing profile of customer %(customer)s changed at Microsoft since the portal read it.")
+                % {"customer": customer_id}
             )
         if not response.ok:
             raise self._refusal(response, f"update the billing profile of customer {customer_id}")
@@ -321,8 +323,11 @@ class PartnerCenterProvisioner:
         etag = (body.get("attributes") or {}).get("etag") if isinstance(body, dict) else None
         if not etag:
             raise ProvisionerUnavailable(
-                f"Partner Center answered with a billing profile of customer {customer_id} without its ETag; "
-                "trying again later.",
+                _(
+                    "Partner Center answered with a billing profile of customer %(customer)s without its ETag; "
+                    "trying again later."
+                )
+                % {"customer": customer_id},
                 code="bad_answer",
             )
         return BillingProfile(resource=body, etag=str(etag))
@@ -352,7 +357,7 @@ class PartnerCenterProvisioner:
         customer_id = body.get("id") or company.get("tenantId")
         if not customer_id:
             raise ProvisionerUnavailable(
-                "Partner Center answered the creation of the customer without its id; checking again later.",
+                _("Partner Center answered the creation of the customer without its id; checking again later."),
                 code="bad_answer",
             )
         actual_domain = company.get("domain") or domain
@@ -394,7 +399,10 @@ class PartnerCenterProvisioner:
         ]
         if not items:
             raise ProvisionerError(
-                "Partner Center did not name a Microsoft Customer Agreement template; try again later or contact Microsoft support.",
+                _(
+                    "Partner Center did not name a Microsoft Customer Agreement template; "
+                    "try again later or contact Microsoft support."
+                ),
                 code="agreement_template_missing",
                 permanent=False,
             )
@@ -434,18 +442,23 @@ class PartnerCenterProvisioner:
         status = response.status
         if status == 409 or _DOMAIN_TAKEN.search(description):
             return ProvisionerError(
-                f"{domain} is already taken at Microsoft: choose another tenant name.", code="domain_taken"
+                _("%(domain)s is already taken at Microsoft: choose another tenant name.") % {"domain": domain},
+                code="domain_taken",
             )
         if code.split("/")[0] in _ADDRESS_CODES or (
             status == 400 and _ADDRESS.search(description) and "email" not in description.lower()
         ):
             return ProvisionerError(
-                f"Microsoft refused the company address{_quoted(description)}. Check street, postal code, city and country.",
+                # Translators: %(details)s is Microsoft's own words, as ': “…”', or nothing.
+                _("Microsoft refused the company address%(details)s. Check street, postal code, city and country.")
+                % {"details": _quoted(description)},
                 code="invalid_address",
             )
         if code in _REGISTRATION_NUMBER_CODES:
             return ProvisionerError(
-                f"Microsoft refused the company's registration number{_quoted(description)}. Check the VAT or registry number.",
+                # Translators: %(details)s is Microsoft's own words, as ': “…”', or nothing.
+                _("Microsoft refused the company's registration number%(details)s. Check the VAT or registry number.")
+                % {"details": _quoted(description)},
                 code="invalid_registration_number",
             )
         return self._refusal(response, f"create the customer {domain}")
@@ -492,7 +505,8 @@ class PartnerCenterProvisioner:
         ]
         if missing:
             raise ProvisionerError(
-                f"Partner Center is not configured: set {', '.join(missing)}.", code="not_configured"
+                _("Partner Center is not configured: set %(settings)s.") % {"settings": ", ".join(missing)},
+                code="not_configured",
             )
         form = {"client_id": self.client_id, "client_secret": self.client_secret, "scope": API_SCOPE}
         if self._refresh_token:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.accounts.models import User
 from portal.accounts.services import activation_link_new, activation_url
@@ -108,7 +109,8 @@ def tenant_provision(*, request_id: int) -> str:
             customer = provisioner.create_customer(profile=_profile(request), idempotency_key=key)
         if Tenant.objects.filter(customer_id=customer.id).exclude(request=request).exists():
             raise ProvisionerError(
-                f"{customer.domain} already belongs to another of our customers: choose another tenant name.",
+                _("%(domain)s already belongs to another of our customers: choose another tenant name.")
+                % {"domain": customer.domain},
                 code="domain_taken",
             )
         provisioner.accept_customer_agreement(customer_id=customer.id, signer=_signer(request), idempotency_key=key)
@@ -265,8 +267,9 @@ def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") ->
             availability = prefix_availability(new_prefix, exclude_request_id=request.pk)
             if availability.problem and availability.problem.permanent:
                 raise ValueError(
-                    f"Not retried: {availability.prefix}.onmicrosoft.com could not be checked with Microsoft. "
-                    f"{availability.problem.message}"
+                    _("Not retried: %(domain)s could not be checked with Microsoft.")
+                    % {"domain": f"{availability.prefix}.onmicrosoft.com"}
+                    + f" {availability.problem.message}"
                 )
             if not availability.available and availability.checked:
                 raise ValueError(availability.reason)
@@ -277,7 +280,9 @@ def provisioning_retry(*, request_id: int, by: User, domain_prefix: str = "") ->
             with transaction.atomic():
                 request.save(update_fields=["domain_prefix", "provisioning_attempts"])
         except IntegrityError:
-            raise ValueError(f"{request.domain} was just taken by another request: choose another name.") from None
+            raise ValueError(
+                _("%(domain)s was just taken by another request: choose another name.") % {"domain": request.domain}
+            ) from None
         why = "Provisioning retried" + (f" with the tenant name {request.domain}" if changes else "")
         pipeline.move(request, to=Stage.PROVISIONING, by=by, why=why + ".", data=changes)
         provisioning_start(request=request)

@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.provisioning.base import (
     AgreementSigner,
@@ -53,11 +54,13 @@ class SimulatedProvisioner:
         failure = settings.SIMULATED_FAILURES.get(prefix)
         if failure == "unavailable":
             raise ProvisionerUnavailable(
-                "Microsoft is throttling requests (simulated); trying again later.", code="throttled", retry_after=30
+                _("Microsoft is throttling requests (simulated); trying again later."),
+                code="throttled",
+                retry_after=30,
             )
         if failure == "invalid_address":
             raise ProvisionerError(
-                "Microsoft refused the company address (simulated): check street, postal code and city.",
+                _("Microsoft refused the company address (simulated): check street, postal code and city."),
                 code="invalid_address",
             )
 
@@ -77,7 +80,8 @@ class SimulatedProvisioner:
         self._inject(profile.domain_prefix)
         if profile.domain_prefix in settings.SIMULATED_TAKEN_DOMAINS:
             raise ProvisionerError(
-                f"{profile.domain_prefix}.onmicrosoft.com is already taken at Microsoft: choose another tenant name.",
+                _("%(domain)s is already taken at Microsoft: choose another tenant name.")
+                % {"domain": f"{profile.domain_prefix}.onmicrosoft.com"},
                 code="domain_taken",
             )
         domain = f"{profile.domain_prefix}.onmicrosoft.com"
@@ -96,7 +100,8 @@ class SimulatedProvisioner:
             existing = SimulatedCustomer.objects.filter(idempotency_key=idempotency_key).first()
             if existing is None:
                 raise ProvisionerError(
-                    f"{domain} is already taken at Microsoft: choose another tenant name.", code="domain_taken"
+                    _("%(domain)s is already taken at Microsoft: choose another tenant name.") % {"domain": domain},
+                    code="domain_taken",
                 ) from None
             return Customer(id=existing.customer_id, domain=existing.domain)
         return Customer(
@@ -126,8 +131,10 @@ class SimulatedProvisioner:
             stored = self._billing_profile(customer_id, lock=True)
             if stored.etag != etag:
                 raise PreconditionFailed(
-                    f"The billing profile of customer {customer_id} changed at Microsoft (simulated) since the "
-                    "portal read it."
+                    _(
+                        "The billing profile of customer %(customer)s changed at Microsoft (simulated) since the portal read it."
+                    )
+                    % {"customer": customer_id}
                 )
             stored.resource = {**profile, "id": stored.resource.get("id"), "attributes": {}}
             stored.etag = _new_etag()
@@ -140,9 +147,12 @@ class SimulatedProvisioner:
         """The stored profile; a customer created before profiles were kept gets one from its name."""
         customer = SimulatedCustomer.objects.filter(customer_id=customer_id).first()
         if customer is None:
-            raise ProvisionerError(f"Microsoft does not know the customer {customer_id} (simulated).", code="not_found")
+            raise ProvisionerError(
+                _("Microsoft does not know the customer %(customer)s (simulated).") % {"customer": customer_id},
+                code="not_found",
+            )
         rows = SimulatedBillingProfile.objects.select_for_update() if lock else SimulatedBillingProfile.objects
-        stored, _ = rows.get_or_create(
+        stored, _created = rows.get_or_create(
             customer_id=customer_id,
             defaults={
                 "resource": {"id": str(uuid.uuid4()), "companyName": customer.company_name, "defaultAddress": {}},
