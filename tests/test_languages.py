@@ -138,7 +138,10 @@ def test_the_check_finds_missing_empty_fuzzy_wrong_and_stale(tmp_path, settings)
 def test_make_messages_brings_a_catalogue_up_to_date_and_then_the_check_passes(tmp_path, settings):
     _project(tmp_path, settings)
     catalogues_update()
-    for language, words in {"nl": ("Hallo", "Dag %(name)s", "Welkom"), "fr": ("Bonjour", "Salut %(name)s", "Bienvenue")}.items():
+    for language, words in {
+        "nl": ("Hallo", "Dag %(name)s", "Welkom"),
+        "fr": ("Bonjour", "Salut %(name)s", "Bienvenue"),
+    }.items():
         _edit(language, dict(zip(("Hello", "Bye %(name)s", "Welcome"), words, strict=True)))
     catalogues_update()  # compiles what the translator wrote
     assert catalogues_check() == []

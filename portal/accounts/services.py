@@ -43,7 +43,7 @@ def activation_find(raw: str, *, lock: bool = False) -> ActivationLink:
 def _password_set(user: User, password: str) -> None:
     """Django's validators, then the new password. ValidationError lists the reasons."""
     if control_characters_in(password):
-        raise ValidationError(CONTROL_REFUSED, code="control_character")
+        raise ValidationError(_(CONTROL_REFUSED), code="control_character")
     validate_password(password, user)
     user.set_password(password)
 
@@ -84,6 +84,7 @@ def password_reset_ask(*, email: str) -> None:
         )
         email_queue(
             template="password-reset",
+            language=user.language,
             to=[user.email],
             context={"user": user, "reset_url": password_reset_url(raw), "expires_at": link.expires_at},
         )
@@ -105,7 +106,9 @@ def password_reset_complete(*, raw: str, password: str) -> User:
         user.save(update_fields=["password"])
         link_use(link)
         link_revoke(PasswordResetLink.objects.filter(user=user))
-        email_queue(template="password-changed", to=[user.email], context={"user": user, "how": "reset"})
+        email_queue(
+            template="password-changed", language=user.language, to=[user.email], context={"user": user, "how": "reset"}
+        )
     lockout_reset(username=user.email)
     return user
 
@@ -119,6 +122,7 @@ def activation_resend(*, email: str) -> None:
         raw, link = activation_link_new(user=user)
         email_queue(
             template="activation-link",
+            language=user.language,
             to=[user.email],
             context={"user": user, "activation_url": activation_url(raw), "expires_at": link.expires_at},
         )
@@ -160,6 +164,7 @@ def mfa_enrolment_link_send(*, user: User, by: User | None = None) -> MfaEnrolme
         )
         email_queue(
             template="mfa-enrolment",
+            language=user.language,
             to=[user.email],
             context={"user": user, "enrolment_url": mfa_enrolment_url(raw), "expires_at": link.expires_at, "by": by},
         )
@@ -191,7 +196,12 @@ def password_change(*, user: User, password: str) -> None:
         _password_set(user, password)
         user.save(update_fields=["password"])
         link_revoke(PasswordResetLink.objects.filter(user=user))
-        email_queue(template="password-changed", to=[user.email], context={"user": user, "how": "change"})
+        email_queue(
+            template="password-changed",
+            language=user.language,
+            to=[user.email],
+            context={"user": user, "how": "change"},
+        )
 
 
 def sessions_end_elsewhere(*, user: User) -> None:
@@ -214,7 +224,9 @@ def recovery_codes_new(*, user: User, notify: bool = True) -> list[str]:
         codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
         StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
         if notify:
-            email_queue(template="recovery-codes", to=[user.email], context={"user": user, "how": "new"})
+            email_queue(
+                template="recovery-codes", language=user.language, to=[user.email], context={"user": user, "how": "new"}
+            )
     return codes
 
 
@@ -234,7 +246,12 @@ def second_factor_added(*, user: User) -> list[str]:
 def recovery_code_used(*, user: User) -> None:
     """A recovery code stood in for a device: the owner is told, with how many are left."""
     left = recovery_codes_left(user=user) or 0
-    email_queue(template="recovery-codes", to=[user.email], context={"user": user, "how": "used", "left": left})
+    email_queue(
+        template="recovery-codes",
+        language=user.language,
+        to=[user.email],
+        context={"user": user, "how": "used", "left": left},
+    )
 
 
 class LastSecondFactor(Exception):
@@ -263,7 +280,12 @@ def device_remove(*, user: User, device: Device) -> None:
         device.delete()
         if not remaining:
             StaticDevice.objects.filter(user=user).delete()
-        email_queue(template="device-removed", to=[user.email], context={"user": user, "device": device.name})
+        email_queue(
+            template="device-removed",
+            language=user.language,
+            to=[user.email],
+            context={"user": user, "device": device.name},
+        )
 
 
 def user_devices(*, user: User) -> list[Device]:

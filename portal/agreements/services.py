@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Subquery
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -23,7 +24,7 @@ from portal.core.links import LinkUnknown, link_issue, link_open, link_revoke
 from portal.core.text import CONTROL_REFUSED, control_characters_in, text_checked
 from portal.core.timers import timer_set
 from portal.core.tokens import token_hash
-from portal.notifications.services import absolute_url, email_queue, staff_addresses
+from portal.notifications.services import absolute_url, email_queue, email_queue_staff
 from portal.onboarding import pipeline
 from portal.onboarding.emails import email_context
 from portal.onboarding.models import TenantRequest, TimelineEntry
@@ -95,7 +96,17 @@ def _code_hash(invitation: SigningInvitation, code: str) -> str:
 
 
 def _when(moment) -> str:
-    return date_format(timezone.localtime(moment), "j F Y, H:i T")
+    """For the timeline, which is stored: in English."""
+    with translation.override(None):
+        return _moment(moment)
+
+
+def _moment(moment) -> str:
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+# For e-mails: written when the e-mail is rendered, in its recipient's language.
+_when_read = lazy(_moment, str)
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -123,6 +134,7 @@ def _invite(agreement: Agreement, *, resend: bool = False) -> SigningInvitation:
     )
     email_queue(
         template="contract",
+        language=agreement.language,
         to=[request.commercial_contact.email],
         request=request,
         from_email=settings.CONTRACTS_FROM_EMAIL,
@@ -131,7 +143,7 @@ def _invite(agreement: Agreement, *, resend: bool = False) -> SigningInvitation:
             request,
             recipient=request.commercial_contact,
             signing_url=absolute_url(reverse("agreements:sign", args=[raw])),
-            expires_at=_when(invitation.expires_at),
+            expires_at=_when_read(invitation.expires_at),
             version=agreement.version,
             resend=resend,
         ),
@@ -214,6 +226,7 @@ def agreement_withdraw(*, request_id: int, by: User, reason: str) -> TenantReque
         request.agreements.filter(status=Agreement.Status.SENT).update(status=Agreement.Status.WITHDRAWN)
         email_queue(
             template="agreement-withdrawn",
+            language=invitation.agreement.language if invitation else request.language,
             to=[request.commercial_contact.email],
             request=request,
             from_email=settings.CONTRACTS_FROM_EMAIL,
@@ -277,6 +290,7 @@ def signing_code_send(*, raw: str) -> SigningInvitation:
         request = invitation.agreement.request
         email_queue(
             template="signature-code",
+            language=invitation.agreement.language,
             to=[invitation.signer_email],
             request=request,
             from_email=settings.CONTRACTS_FROM_EMAIL,
@@ -409,6 +423,7 @@ def signature_follow_up(*, agreement_id: int) -> str:
         assert agreement.signed_pdf is not None  # sealed in the signature's transaction
         email_queue(
             template="agreement-signed",
+            language=agreement.language,
             to=[agreement.signer_email],
             request=request,
             from_email=settings.CONTRACTS_FROM_EMAIL,
@@ -417,6 +432,7 @@ def signature_follow_up(*, agreement_id: int) -> str:
         )
         email_queue(
             template="provisioning-started",
+            language=request.language,
             to=[request.technical_contact.email],
             request=request,
             context=email_context(request, recipient=request.technical_contact, agreement=agreement),
@@ -443,19 +459,16 @@ def agreement_decline(*, raw: str, reason: str, ip: str | None = None) -> Tenant
             why=f"Signature declined: {reason}",
             data={"reason": reason, "ip": ip},
         )
-        staff = staff_addresses()
-        if staff:
-            email_queue(
-                template="signature-declined",
-                to=staff,
-                request=request,
-                context=email_context(
-                    request,
-                    reason=reason,
-                    signer_email=invitation.signer_email,
-                    backoffice_url=absolute_url(reverse("backoffice:request", args=[request.pk])),
-                ),
-            )
+        email_queue_staff(
+            template="signature-declined",
+            request=request,
+            context=email_context(
+                request,
+                reason=reason,
+                signer_email=invitation.signer_email,
+                backoffice_url=absolute_url(reverse("backoffice:request", args=[request.pk])),
+            ),
+        )
     return request
 
 
@@ -482,13 +495,14 @@ def signature_remind(*, invitation_id: int) -> str:
         invitation.save(update_fields=["reminders_sent"])
         email_queue(
             template="signature-reminder",
+            language=invitation.agreement.language,
             to=[invitation.signer_email],
             request=request,
             from_email=settings.CONTRACTS_FROM_EMAIL,
             context=email_context(
                 request,
                 recipient=request.commercial_contact,
-                expires_at=_when(invitation.expires_at),
+                expires_at=_when_read(invitation.expires_at),
                 last=last,
                 number=invitation.reminders_sent,
             ),
@@ -527,17 +541,16 @@ def signature_expire(*, invitation_id: int) -> str:
         )
         context = email_context(
             request,
-            expires_at=_when(invitation.expires_at),
+            expires_at=_when_read(invitation.expires_at),
             backoffice_url=absolute_url(reverse("backoffice:request", args=[request.pk])),
         )
         email_queue(
             template="signature-expired",
+            language=invitation.agreement.language,
             to=[invitation.signer_email],
             request=request,
             from_email=settings.CONTRACTS_FROM_EMAIL,
             context={**context, "recipient": request.commercial_contact, "for_staff": False},
         )
-        staff = staff_addresses()
-        if staff:
-            email_queue(template="signature-expired", to=staff, request=request, context={**context, "for_staff": True})
+        email_queue_staff(template="signature-expired", request=request, context={**context, "for_staff": True})
     return "expired"

@@ -51,6 +51,7 @@ FIELD_LOCATIONS = {
         for field in ("first_name", "last_name", "email", "phone", "job_title")
     },
     "accept_terms": ("accept_terms",),
+    "language": ("language",),
 }
 
 

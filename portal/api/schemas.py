@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django.utils.translation import gettext as _
 from ninja import ModelSchema, Path, Schema  # noqa: F401 (Path re-exported)
@@ -82,6 +82,9 @@ class TenantRequestIn(Schema):
     accept_terms: bool = Field(
         description="Must be true: the terms are accepted and the information is confirmed.",
         json_schema_extra={"enum": [True]},
+    )
+    language: Literal["en", "nl", "fr"] = Field(
+        "en", description="The language of the contacts' e-mails and of the agreement."
     )
 
 

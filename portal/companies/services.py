@@ -5,7 +5,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -129,6 +129,7 @@ def two_step_rule_set(*, company_id: int, on: bool, by: User) -> Company:
             for member in company.memberships.select_related("user").exclude(user=by):
                 email_queue(
                     template="two-step-required",
+                    language=member.user.language,
                     to=[member.user.email],
                     context={
                         "company": company,
@@ -177,6 +178,7 @@ def invitation_send(*, company_id: int, email: str, role: str, by: User) -> Invi
         )
         email_queue(
             template="invitation",
+            language=translation.get_language(),
             to=[email],
             context={
                 "company": company,
@@ -224,7 +226,7 @@ def invitation_accept_new(*, raw: str, first_name: str, last_name: str, password
             raise InviteeHasAnAccount()
         user = User(email=invitation.email, first_name=first_name.strip(), last_name=last_name.strip())
         if control_characters_in(password):
-            raise ValidationError(CONTROL_REFUSED, code="control_character")
+            raise ValidationError(_(CONTROL_REFUSED), code="control_character")
         validate_password(password, user)
         user.set_password(password)
         user.save()
@@ -347,6 +349,7 @@ def _identity_change_decided(change: ProfileChange) -> None:
     if change.requested_by is not None:
         email_queue(
             template="identity-change-decided",
+            language=change.requested_by.language,
             to=[change.requested_by.email],
             context={
                 "change": change,
@@ -398,7 +401,7 @@ def identity_change_refuse(*, change_id: int, by: User, reason: str) -> ProfileC
     if not reason:
         raise IdentityChangeRefused(_("Say why the change is refused: the customer reads it."))
     if control_characters_in(reason, multiline=True):
-        raise IdentityChangeRefused(CONTROL_REFUSED)
+        raise IdentityChangeRefused(_(CONTROL_REFUSED))
     with transaction.atomic():
         change = _pending_locked(change_id)
         change.status, change.decided_by, change.decided_at = ProfileChange.Status.REFUSED, by, timezone.now()

@@ -71,7 +71,7 @@ def language_set(request: HttpRequest) -> HttpResponseRedirect | HttpResponseNot
         settings.LANGUAGE_COOKIE_NAME,
         language,
         max_age=settings.LANGUAGE_COOKIE_AGE,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        samesite="Lax",
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
     )

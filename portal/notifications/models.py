@@ -16,7 +16,9 @@ class OutboundEmail(models.Model):
         "onboarding.TenantRequest", null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
     )
     template = models.CharField(max_length=60)
-    language = models.CharField(max_length=2, default="en", help_text="The language it is written in: its recipient's.")
+    language = models.CharField(
+        max_length=2, default="en", help_text=gettext_lazy("The language it is written in: its recipient's.")
+    )
     from_email = models.CharField(max_length=254)
     to = models.JSONField(help_text=gettext_lazy("List of recipient addresses."))
     subject = models.CharField(max_length=300)

@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import translation
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -42,6 +44,7 @@ class RequestData:
     tenant_country: str
     technical: ContactData
     commercial: ContactData
+    language: str = "en"  # the contacts' e-mails and the agreement
 
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "job_title")
@@ -100,6 +103,13 @@ class TenantRequestForm(PortalForm):
         help_text=gettext_lazy("The commercial contact signs the agreement."),
     )
 
+    language = forms.ChoiceField(
+        label=gettext_lazy("Language of the e-mails and the agreement"),
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text=gettext_lazy("Both contacts receive their e-mails in it, and the agreement is written in it."),
+    )
+
     accept_terms = forms.BooleanField(
         label=gettext_lazy("I accept the terms and conditions and confirm the information is correct"),
         error_messages={"required": gettext_lazy("Please accept the terms to send your request.")},
@@ -108,6 +118,7 @@ class TenantRequestForm(PortalForm):
     def __init__(self, *args, request_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.request_id = request_id
+        self.fields["language"].initial = translation.get_language()  # the page's, changeable
         check_url = reverse("onboarding:check_field")
         for name, field in self.fields.items():
             field.widget.attrs.update(
@@ -191,6 +202,7 @@ class TenantRequestForm(PortalForm):
             tenant_country=d["tenant_country"],
             technical=contact("technical"),
             commercial=contact("commercial"),
+            language=d.get("language") or translation.get_language(),
         )
 
 

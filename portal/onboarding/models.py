@@ -45,7 +45,7 @@ class TenantRequest(models.Model):
         max_length=2,
         choices=settings.LANGUAGES,
         default="en",
-        help_text="The contacts' language: their e-mails and the agreement are written in it.",
+        help_text=gettext_lazy("The contacts' language: their e-mails and the agreement are written in it."),
     )
     terms_accepted_at = models.DateTimeField()
     vat_check = models.CharField(max_length=16, choices=VatCheck.choices, default=VatCheck.UNCONFIRMED)

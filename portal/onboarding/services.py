@@ -95,6 +95,7 @@ def _confirmations_queue(request: TenantRequest, *, corrected: bool = False) -> 
     for contact in _contacts(request):
         email_queue(
             template="request-confirmation",
+            language=request.language,
             to=[contact.email],
             request=request,
             context=email_context(request, recipient=contact, progress_url=progress_url, corrected=corrected),
@@ -156,6 +157,7 @@ def request_submit_with_timeline(*, data: RequestData, user: User | None = None)
                 submitted_by=user if user is not None and user.is_authenticated else None,
                 terms_version=settings.TERMS_VERSION,
                 terms_accepted_at=now,
+                language=data.language,
                 stage=Stage.TO_VALIDATE,
                 stage_changed_at=now,
                 vat_check=_vat_check_first(data.country),
@@ -259,6 +261,7 @@ def request_reject(*, request_id: int, by: User, reason: str) -> TenantRequest:
         for contact in _contacts(request):
             email_queue(
                 template="request-rejected",
+                language=request.language,
                 to=[contact.email],
                 request=request,
                 context=email_context(request, recipient=contact, reason=reason),
@@ -283,6 +286,7 @@ def request_ask_changes(*, request_id: int, by: User, message: str) -> TenantReq
         )
         email_queue(
             template="request-changes",
+            language=request.language,
             to=[request.technical_contact.email],
             request=request,
             context=email_context(
@@ -317,6 +321,7 @@ def request_correct(*, raw_token: str, data: RequestData) -> TenantRequest:
             request.commercial_contact = _contact_upsert(request.company, data.commercial, Contact.Kind.COMMERCIAL)
             request.domain_prefix = data.domain_prefix
             request.display_name = data.display_name
+            request.language = data.language
             request.tenant_country = data.tenant_country
             request.vat_check = TenantRequest.VatCheck.UNCONFIRMED
             request.save()

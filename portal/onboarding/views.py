@@ -190,6 +190,7 @@ def correct(request: HttpRequest, link: RequestLink, token: str) -> HttpResponse
             tenant_domain_prefix=tenant_request.domain_prefix,
             tenant_display_name=tenant_request.display_name,
             tenant_country=tenant_request.tenant_country,
+            language=tenant_request.language,
         )
         form = TenantRequestForm(initial=initial, request_id=tenant_request.pk)
     return render(

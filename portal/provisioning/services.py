@@ -17,7 +17,7 @@ from portal.core.retry import backoff
 from portal.core.sealed_box import seal_text
 from portal.core.text import text_checked
 from portal.core.timers import timer_set
-from portal.notifications.services import absolute_url, email_queue, staff_addresses
+from portal.notifications.services import absolute_url, email_queue, email_queue_staff
 from portal.onboarding import pipeline
 from portal.onboarding.domains import prefix_availability
 from portal.onboarding.models import TenantRequest, TimelineEntry
@@ -163,19 +163,16 @@ def _attempt_failed(request_id: int, error: ProvisionerError) -> str:
             why=f"Provisioning failed: {why}",
             data={"code": error.code},
         )
-        staff = staff_addresses()
-        if staff:
-            email_queue(
-                template="provisioning-failed",
-                to=staff,
-                request=request,
-                context={
-                    "req": request,
-                    "company": request.applicant,
-                    "reason": why,
-                    "backoffice_url": absolute_url(reverse("backoffice:request", args=[request.pk])),
-                },
-            )
+        email_queue_staff(
+            template="provisioning-failed",
+            request=request,
+            context={
+                "req": request,
+                "company": request.applicant,
+                "reason": why,
+                "backoffice_url": absolute_url(reverse("backoffice:request", args=[request.pk])),
+            },
+        )
     logger.warning("Provisioning of request %s failed: %s", request_id, why)
     return "failed"
 
@@ -234,12 +231,17 @@ def _access_grant(request: TenantRequest, tenant: Tenant) -> None:
     }
     if has_access:
         email_queue(
-            template="tenant-created", to=[contact.email], request=request, context={**context, "recipient": contact}
+            template="tenant-created",
+            language=request.language,
+            to=[contact.email],
+            request=request,
+            context={**context, "recipient": contact},
         )
     else:
         raw, link = activation_link_new(user=user)
         email_queue(
             template="tenant-ready-activate",
+            language=request.language,
             to=[contact.email],
             request=request,
             context={
@@ -251,6 +253,7 @@ def _access_grant(request: TenantRequest, tenant: Tenant) -> None:
         )
     email_queue(
         template="registration-succeeded",
+        language=request.language,
         to=[request.commercial_contact.email],
         request=request,
         context={**context, "recipient": request.commercial_contact},
