@@ -45,7 +45,7 @@ def template_name(version: str, language: str) -> str:
     return f"service-agreement-{version}.{language}.typ"
 
 
-class LanguageMissing(Exception):
+class LanguageMissing(ValueError):
     """This agreement version has no text in that language: it cannot be sent in it (never falls back to English)."""
 
     def __init__(self, version: str, language: str):

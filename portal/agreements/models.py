@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -20,7 +21,10 @@ class Agreement(models.Model):
         max_length=20, help_text=gettext_lazy("Template version the agreement was rendered from.")
     )
     language = models.CharField(
-        max_length=2, default="en", help_text=gettext_lazy("The language of the text that was sent and signed.")
+        max_length=2,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text=gettext_lazy("The language of the text that was sent and signed."),
     )
     html = models.TextField(
         help_text=gettext_lazy("The agreement as rendered when sent; the signed PDF is made from it.")

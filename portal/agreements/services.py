@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 
 from portal.accounts.models import User
 from portal.agreements import tasks
-from portal.agreements.documents import agreement_render, sha256, signed_document_update
+from portal.agreements.documents import agreement_render, language_name, sha256, signed_document_update
 from portal.agreements.models import Agreement, SigningInvitation
 from portal.agreements.seal import seal_pdf
 from portal.core.links import LinkUnknown, link_issue, link_open, link_revoke
@@ -37,11 +37,18 @@ logger = logging.getLogger(__name__)
 CODE_TRIES = 5
 CODE_MIN_INTERVAL_SECONDS = 60
 CODES_PER_INVITATION = 10
-CONSENT_TEXT = (
-    "I have read the {brand} Service Agreement, version {version}. I confirm that I have the authority to sign it "
-    "on behalf of {company}, and I sign it electronically: my typed name, the one-time code sent to {email} and "
-    "this record are my signature."
-)
+# Sealed with the signature, in the agreement's language: fixed texts of SIGNING_CONSENT_VERSION, not a catalogue's.
+CONSENT_TEXT = {
+    "en": "I have read the {brand} Service Agreement, version {version}. I confirm that I have the authority to sign "
+    "it on behalf of {company}, and I sign it electronically: my typed name, the one-time code sent to {email} and "
+    "this record are my signature.",
+    "nl": "Ik heb de dienstenovereenkomst van {brand}, versie {version}, gelezen. Ik bevestig dat ik bevoegd ben om ze "
+    "namens {company} te ondertekenen, en ik onderteken ze elektronisch: mijn getypte naam, de eenmalige code die naar "
+    "{email} werd gestuurd en dit verslag vormen mijn handtekening.",
+    "fr": "J'ai lu le contrat de services {brand}, version {version}. Je confirme avoir le pouvoir de le signer au nom "
+    "de {company}, et je le signe électroniquement : mon nom tapé, le code à usage unique envoyé à {email} et le "
+    "présent relevé constituent ma signature.",
+}
 
 
 class SigningRefused(Exception):
@@ -112,12 +119,18 @@ _when_read = lazy(_moment, str)
 # --- sending -------------------------------------------------------------------------------------
 
 
-def agreement_prepare(*, request: TenantRequest) -> Agreement:
-    """Render the agreement of this request from the current template version, as it will be sent."""
-    version = settings.AGREEMENT_VERSION
-    rendered = agreement_render(request=request, version=version)
+def agreement_prepare(*, request: TenantRequest, language: str = "") -> Agreement:
+    """Render the agreement of this request from the current template version, as it will be sent, in `language`
+    (the request's unless said). LanguageMissing when the version has no text in that language."""
+    version, language = settings.AGREEMENT_VERSION, language or request.language
+    rendered = agreement_render(request=request, version=version, language=language)
     return Agreement.objects.create(
-        request=request, version=version, html=rendered.html, pdf=rendered.pdf, sha256=sha256(rendered.pdf)
+        request=request,
+        version=version,
+        language=language,
+        html=rendered.html,
+        pdf=rendered.pdf,
+        sha256=sha256(rendered.pdf),
     )
 
 
@@ -189,8 +202,9 @@ def _live_invitation(request: TenantRequest) -> SigningInvitation | None:
     )
 
 
-def agreement_resend(*, request_id: int, by: User) -> SigningInvitation:
-    """Staff send a new link with a new expiry; the old link dies."""
+def agreement_resend(*, request_id: int, by: User, language: str = "") -> SigningInvitation:
+    """Staff send a new link with a new expiry; the old link dies. In another `language`, the agreement is
+    rendered anew in it and the one sent before is withdrawn."""
     with transaction.atomic():
         request = pipeline.request_locked(request_id)
         if request.stage != Stage.AWAITING_SIGNATURE:
@@ -199,15 +213,26 @@ def agreement_resend(*, request_id: int, by: User) -> SigningInvitation:
         agreement = current.agreement if current else request.agreements.filter(status=Agreement.Status.SENT).first()
         if agreement is None:
             raise ValueError(_("There is no agreement awaiting signature to send again."))
+        replaced = None
+        if language and language != agreement.language:
+            replaced = agreement
+            agreement = agreement_prepare(request=request, language=language)  # LanguageMissing: nothing changes
+            Agreement.objects.filter(pk=replaced.pk).update(status=Agreement.Status.WITHDRAWN)
         if current:
             link_revoke(current, revoked_reason="resent")
         invitation = _invite(agreement, resend=True)
+        in_language = (
+            f" The agreement is now in {language_name(agreement.language)} (SHA-256 {agreement.sha256[:16]}…)."
+            if replaced
+            else ""
+        )
         timeline_append(
             request=request,
             kind=TimelineEntry.Kind.NOTE,
             actor=by,
-            message=f"Signing link sent again to {invitation.signer_email}, valid until {_when(invitation.expires_at)}; the previous link no longer works.",
-            data={"invitation": invitation.pk},
+            message=f"Signing link sent again to {invitation.signer_email}, valid until {_when(invitation.expires_at)}; "
+            f"the previous link no longer works.{in_language}",
+            data={"invitation": invitation.pk, "agreement": agreement.pk, "language": agreement.language},
         )
     return invitation
 
@@ -379,7 +404,7 @@ def _sign(request: TenantRequest, invitation: SigningInvitation, signature: Sign
         "signer_ip": signature.ip,
         "signer_user_agent": signature.user_agent[:500],
         "consent_version": settings.SIGNING_CONSENT_VERSION,
-        "consent_text": CONSENT_TEXT.format(
+        "consent_text": CONSENT_TEXT[agreement.language].format(
             brand=settings.PORTAL_BRAND,
             version=agreement.version,
             company=request.applicant.legal_name,

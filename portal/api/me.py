@@ -331,7 +331,7 @@ def invitation_delete(request, company_id: int = CompanyId, invitation_id: int =
 class SignedAgreementOut(schemas.Schema):
     id: int
     version: str
-    language: Literal["en", "nl", "fr"] = Field("en", description="Every agreement version is in English so far.")
+    language: Literal["en", "nl", "fr"] = Field(description="The language the agreement was sent and signed in.")
     signed_at: datetime
     signer_name: str
     document_url: str = Field(description="The sealed PDF, for the company's members and staff.")

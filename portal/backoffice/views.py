@@ -17,7 +17,7 @@ from django_stubs_ext import StrOrPromise
 from portal.accounts.decorators import staff_required
 from portal.accounts.lockout import lockout_lift, lockouts_current
 from portal.accounts.services import activation_resend
-from portal.agreements.documents import agreement_pdf
+from portal.agreements.documents import LanguageMissing, agreement_pdf, version_languages
 from portal.agreements.models import Agreement
 from portal.agreements.services import agreement_resend, agreement_withdraw
 from portal.agreements.views import pdf_response
@@ -151,6 +151,7 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
         "can_ask_changes": can_move(tenant_request, Stage.CHANGES_REQUESTED),
         "provisioning_failed": stage == Stage.PROVISIONING_FAILED,
     }
+    sent_language = tenant_request.agreements.filter(status=Agreement.Status.SENT).values_list("language", flat=True)
     return render(
         request,
         "backoffice/request.html",
@@ -166,6 +167,9 @@ def request_page(request: HttpRequest, pk: int) -> HttpResponse:
             "provisioning_retrying": stage == Stage.PROVISIONING and bool(tenant_request.provisioning_error),
             "completed": stage == Stage.COMPLETED,
             "billing_profile": billing_profile_state(tenant) if tenant else None,
+            "languages": settings.LANGUAGES,
+            "sendable_languages": version_languages(settings.AGREEMENT_VERSION),
+            "sent_language": sent_language.first() or tenant_request.language,
             "waited": duration_words(timezone.now() - tenant_request.stage_changed_at),
         },
     )
@@ -206,7 +210,11 @@ ask_changes = _decision(
     gettext_lazy("Changes requested: the technical contact gets a link to correct the request."),
     field="message",
 )
-resend = _decision(agreement_resend, gettext_lazy("A new signing link was sent; the previous one no longer works."))
+resend = _decision(
+    agreement_resend,
+    gettext_lazy("A new signing link was sent; the previous one no longer works."),
+    field="language",
+)
 withdraw = _decision(
     agreement_withdraw, gettext_lazy("Agreement withdrawn: the request is back at To Validate."), field="reason"
 )
@@ -224,7 +232,11 @@ def agreement_preview(request: HttpRequest, pk: int) -> HttpResponse:
     tenant_request = get_object_or_404(
         TenantRequest.objects.select_related("company", "technical_contact", "commercial_contact"), pk=pk
     )
-    pdf = agreement_pdf(request=tenant_request, version=settings.AGREEMENT_VERSION)
+    try:
+        pdf = agreement_pdf(request=tenant_request, version=settings.AGREEMENT_VERSION)
+    except LanguageMissing as missing:
+        messages.error(request, str(missing))
+        return redirect("backoffice:request", pk=pk)
     return pdf_response(pdf, f"preview-{tenant_request.pk}.pdf")
 
 
