@@ -1,4 +1,13 @@
-"""Countries the reseller serves (ISO 3166-1 alpha-2), as offered in forms and accepted by the API."""
+"""Countries the reseller serves (ISO 3166-1 alpha-2), as offered in forms and accepted by the API.
+
+Their English names are here; Dutch and French ones come from the Unicode CLDR (Babel), in the active language.
+"""
+
+import unicodedata
+from functools import cache
+
+from babel import Locale
+from django.utils import translation
 
 COUNTRIES: dict[str, str] = {
     "AT": "Austria",
@@ -51,4 +60,25 @@ COUNTRIES: dict[str, str] = {
     "ZA": "South Africa",
 }
 
-COUNTRY_CHOICES = sorted(COUNTRIES.items(), key=lambda item: item[1])
+
+@cache
+def _names(language: str) -> dict[str, str]:
+    if language == "en":
+        return COUNTRIES
+    territories = Locale.parse(language).territories
+    return {code: territories.get(code, name) for code, name in COUNTRIES.items()}
+
+
+def country_name(code: str) -> str:
+    """BE → Belgium, België or Belgique, in the active language; an unknown code as it is."""
+    code = (code or "").upper()
+    return _names(translation.get_language() or "en").get(code, code)
+
+
+def _sort_key(item: tuple[str, str]) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", item[1]) if not unicodedata.combining(c)).casefold()
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """For a form's select, by name in the active language (Österreich sorts with the O's)."""
+    return [("", "—")] + sorted(_names(translation.get_language() or "en").items(), key=_sort_key)

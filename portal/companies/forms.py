@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from portal.accounts.forms import NewPasswordForm
-from portal.companies.countries import COUNTRY_CHOICES
+from portal.companies.countries import country_choices
 from portal.companies.models import Company, Contact, Membership
 from portal.companies.validation import phone_normalise, vat_normalise
 from portal.core.forms import PortalForm
@@ -20,7 +20,7 @@ class CompanyProfileForm(PortalForm):
     address_line2 = forms.CharField(label=gettext_lazy("Address line 2"), max_length=200, required=False)
     postal_code = forms.CharField(label=gettext_lazy("Postal code"), max_length=20)
     city = forms.CharField(label=gettext_lazy("City"), max_length=100)
-    country = forms.ChoiceField(label=gettext_lazy("Country"), choices=[("", "—")] + COUNTRY_CHOICES)
+    country = forms.ChoiceField(label=gettext_lazy("Country"), choices=country_choices)
     phone = forms.CharField(label=gettext_lazy("Phone"), max_length=30)
     website = forms.URLField(label=gettext_lazy("Website"), required=False, assume_scheme="https")
 

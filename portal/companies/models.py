@@ -3,7 +3,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from portal.companies.countries import COUNTRIES
+from portal.companies.countries import country_name
 from portal.core.models import OneTimeLink
 
 # What a company states about itself when it asks for a tenant; a request keeps its own copy of these.
@@ -65,7 +65,7 @@ class Company(models.Model):
                 self.address_line1,
                 self.address_line2,
                 f"{self.postal_code} {self.city}",
-                COUNTRIES.get(self.country, self.country),
+                country_name(self.country),
             )
             if line.strip()
         ]

@@ -11,7 +11,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from portal.companies.countries import COUNTRY_CHOICES
+from portal.companies.countries import country_choices
 from portal.companies.models import Company, Contact
 from portal.companies.validation import phone_normalise, vat_normalise
 from portal.core.forms import PortalForm
@@ -71,7 +71,7 @@ class TenantRequestForm(PortalForm):
     company_address_line2 = forms.CharField(label=gettext_lazy("Address line 2"), max_length=200, required=False)
     company_postal_code = forms.CharField(label=gettext_lazy("Postal code"), max_length=20)
     company_city = forms.CharField(label=gettext_lazy("City"), max_length=100)
-    company_country = forms.ChoiceField(label=gettext_lazy("Country"), choices=[("", "—")] + COUNTRY_CHOICES)
+    company_country = forms.ChoiceField(label=gettext_lazy("Country"), choices=country_choices)
     company_phone = forms.CharField(label=gettext_lazy("Phone"), max_length=30)
     company_website = forms.URLField(label=gettext_lazy("Website"), required=False, assume_scheme="https")
 
@@ -81,7 +81,7 @@ class TenantRequestForm(PortalForm):
         help_text=PREFIX_HELP,
     )
     tenant_display_name = forms.CharField(label=gettext_lazy("Display name"), max_length=100)
-    tenant_country = forms.ChoiceField(label=gettext_lazy("Tenant country"), choices=[("", "—")] + COUNTRY_CHOICES)
+    tenant_country = forms.ChoiceField(label=gettext_lazy("Tenant country"), choices=country_choices)
 
     technical_first_name = forms.CharField(label=gettext_lazy("First name"), max_length=100)
     technical_last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=100)

@@ -3,7 +3,7 @@
 import phonenumbers
 from django import template
 
-from portal.companies.countries import COUNTRIES
+from portal.companies.countries import country_name
 
 register = template.Library()
 
@@ -20,5 +20,5 @@ def phone(value: str) -> str:
 
 @register.filter
 def country(code: str) -> str:
-    """BE → Belgium."""
-    return COUNTRIES.get((code or "").upper(), code)
+    """BE → Belgium (België, Belgique)."""
+    return country_name(code) if code else code
