@@ -224,7 +224,12 @@ def invitation_accept_new(*, raw: str, first_name: str, last_name: str, password
         invitation = invitation_find(raw, lock=True)
         if User.objects.filter(email__iexact=invitation.email).exists():
             raise InviteeHasAnAccount()
-        user = User(email=invitation.email, first_name=first_name.strip(), last_name=last_name.strip())
+        user = User(
+            email=invitation.email,
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+            language=translation.get_language() or "en",  # the page they joined on
+        )
         if control_characters_in(password):
             raise ValidationError(_(CONTROL_REFUSED), code="control_character")
         validate_password(password, user)

@@ -216,7 +216,9 @@ def _access_grant(request: TenantRequest, tenant: Tenant) -> None:
     user = User.objects.filter(email__iexact=contact.email).first()
     has_access = user is not None and user.is_active and user.has_usable_password()
     if user is None:
-        user = User.objects.create_user(contact.email, None, first_name=contact.first_name, last_name=contact.last_name)
+        user = User.objects.create_user(
+            contact.email, None, first_name=contact.first_name, last_name=contact.last_name, language=request.language
+        )
     Membership.objects.get_or_create(user=user, company=company, defaults={"role": Membership.Role.ADMIN})
     if contact.user_id != user.pk:
         contact.user = user
