@@ -96,8 +96,8 @@ def test_a_request_in_dutch_gets_dutch_mail_a_dutch_agreement_and_staff_resend_i
     assert client.get(f"/api/v1/signing/{dutch_link}").status_code == 410
 
     french_contract = of(smtp_server, CARL, "contract")[-1]
-    assert "Contrat de services" in str(french_contract["Subject"])
-    assert "Contrat de services" in pdf_text(attachment(french_contract))
+    assert "Contrat de service" in str(french_contract["Subject"])
+    assert "Contrat de service" in pdf_text(attachment(french_contract))
     assert list(Agreement.objects.filter(request=request).values_list("language", "status").order_by("pk")) == [
         ("nl", "withdrawn"),
         ("fr", "sent"),

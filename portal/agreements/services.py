@@ -45,7 +45,7 @@ CONSENT_TEXT = {
     "nl": "Ik heb de dienstenovereenkomst van {brand}, versie {version}, gelezen. Ik bevestig dat ik bevoegd ben om ze "
     "namens {company} te ondertekenen, en ik onderteken ze elektronisch: mijn getypte naam, de eenmalige code die naar "
     "{email} werd gestuurd en dit verslag vormen mijn handtekening.",
-    "fr": "J'ai lu le contrat de services {brand}, version {version}. Je confirme avoir le pouvoir de le signer au nom "
+    "fr": "J'ai lu le contrat de service {brand}, version {version}. Je confirme avoir le pouvoir de le signer au nom "
     "de {company}, et je le signe électroniquement : mon nom tapé, le code à usage unique envoyé à {email} et le "
     "présent relevé constituent ma signature.",
 }
