@@ -70,7 +70,7 @@ def test_a_request_in_dutch_gets_dutch_mail_a_dutch_agreement_and_staff_resend_i
             domain=request.domain,
             number=request.pk,
         )
-        assert str(confirmation["Subject"]) == subject
+        assert str(confirmation["Subject"]).strip() == subject
         text, html = parts(confirmation)
         assert in_("nl", "What happens next") in text
         assert in_("nl", "What happens next") in html and '<html lang="nl">' in html
@@ -81,9 +81,9 @@ def test_a_request_in_dutch_gets_dutch_mail_a_dutch_agreement_and_staff_resend_i
     request_validate(request_id=request.pk, by=vera)
     worker()
     [contract] = of(smtp_server, CARL, "contract")
-    assert "Dienstenovereenkomst" in str(contract["Subject"])
+    assert "Dienstverleningsovereenkomst" in str(contract["Subject"])
     dutch = pdf_text(attachment(contract))
-    assert "Dienstenovereenkomst" in dutch and "Voorwerp" in dutch and "Service Agreement" not in dutch
+    assert "Dienstverleningsovereenkomst" in dutch and "Voorwerp" in dutch and "Service Agreement" not in dutch
     dutch_link = token_in(contract)
     assert Agreement.objects.get(request=request).language == "nl"
 
@@ -96,7 +96,7 @@ def test_a_request_in_dutch_gets_dutch_mail_a_dutch_agreement_and_staff_resend_i
     assert client.get(f"/api/v1/signing/{dutch_link}").status_code == 410
 
     french_contract = of(smtp_server, CARL, "contract")[-1]
-    assert "Contrat de service" in str(french_contract["Subject"])
+    assert "contrat de service" in str(french_contract["Subject"]).lower()
     assert "Contrat de service" in pdf_text(attachment(french_contract))
     assert list(Agreement.objects.filter(request=request).values_list("language", "status").order_by("pk")) == [
         ("nl", "withdrawn"),

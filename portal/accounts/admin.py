@@ -28,7 +28,7 @@ class UserAdmin(DjangoUserAdmin):
         self.message_user(
             request,
             ngettext(
-                "A two-step set-up link is on its way to %(count)d user(s).",
+                "A two-step set-up link is on its way to %(count)d user.",
                 "A two-step set-up link is on its way to %(count)d user(s).",
                 len(users),
             )

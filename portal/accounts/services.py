@@ -133,7 +133,7 @@ class MfaEnrolmentTooSoon(Exception):
         self.wait_seconds = wait_seconds
         super().__init__(
             ngettext(
-                "A set-up link was sent moments ago: check your mailbox, or ask again in %(seconds)d seconds.",
+                "A set-up link was sent moments ago: check your mailbox, or ask again in %(seconds)d second.",
                 "A set-up link was sent moments ago: check your mailbox, or ask again in %(seconds)d seconds.",
                 wait_seconds,
             )

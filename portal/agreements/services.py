@@ -42,7 +42,7 @@ CONSENT_TEXT = {
     "en": "I have read the {brand} Service Agreement, version {version}. I confirm that I have the authority to sign "
     "it on behalf of {company}, and I sign it electronically: my typed name, the one-time code sent to {email} and "
     "this record are my signature.",
-    "nl": "Ik heb de dienstenovereenkomst van {brand}, versie {version}, gelezen. Ik bevestig dat ik bevoegd ben om ze "
+    "nl": "Ik heb de dienstverleningsovereenkomst van {brand}, versie {version}, gelezen. Ik bevestig dat ik bevoegd ben om ze "
     "namens {company} te ondertekenen, en ik onderteken ze elektronisch: mijn getypte naam, de eenmalige code die naar "
     "{email} werd gestuurd en dit verslag vormen mijn handtekening.",
     "fr": "J'ai lu le contrat de service {brand}, version {version}. Je confirme avoir le pouvoir de le signer au nom "
@@ -74,7 +74,7 @@ class CodeTooSoon(Exception):
         self.wait_seconds = wait_seconds
         super().__init__(
             ngettext(
-                "A code was sent moments ago: wait %(count)s seconds before asking for another.",
+                "A code was sent moments ago: wait %(count)s second before asking for another.",
                 "A code was sent moments ago: wait %(count)s seconds before asking for another.",
                 wait_seconds,
             )
@@ -366,7 +366,7 @@ def _code_problem(invitation: SigningInvitation, code: str, now) -> SigningRefus
     invitation.save(update_fields=["code_tries_left", "code_hash"])
     left = invitation.code_tries_left
     message = (
-        ngettext("This code is not right: %(count)s tries left.", "This code is not right: %(count)s tries left.", left)
+        ngettext("This code is not right: %(count)s try left.", "This code is not right: %(count)s tries left.", left)
         % {"count": left}
         if left
         else _("This code is not right, and no tries are left: ask for a new code.")

@@ -39,7 +39,7 @@ def list_requests(request, filters: Query[ListFilters]):
         pages = paginator.num_pages
         raise HttpError(
             404,
-            ngettext("There are only %(count)d pages.", "There are only %(count)d pages.", pages) % {"count": pages},
+            ngettext("There is only %(count)d page.", "There are only %(count)d pages.", pages) % {"count": pages},
         ) from None
     return {
         "count": paginator.count,

@@ -162,9 +162,9 @@ def _count(bucket: str, closes: datetime) -> int:
 
 def _duration_text(seconds: int) -> str:
     if seconds < 90:
-        return ngettext("%(count)s seconds", "%(count)s seconds", seconds) % {"count": seconds}
+        return ngettext("%(count)s second", "%(count)s seconds", seconds) % {"count": seconds}
     if seconds < 90 * 60:
         minutes = math.ceil(seconds / 60)
-        return ngettext("%(count)s minutes", "%(count)s minutes", minutes) % {"count": minutes}
+        return ngettext("%(count)s minute", "%(count)s minutes", minutes) % {"count": minutes}
     hours = math.ceil(seconds / 3600)
-    return ngettext("%(count)s hours", "%(count)s hours", hours) % {"count": hours}
+    return ngettext("%(count)s hour", "%(count)s hours", hours) % {"count": hours}
