@@ -4,6 +4,7 @@ import datetime
 import io
 
 import pytest
+import time_machine
 from babel.messages.pofile import read_po, write_po
 from django.utils import timezone, translation
 from django.utils.formats import date_format, number_format
@@ -11,6 +12,9 @@ from django.utils.formats import date_format, number_format
 from portal.accounts.models import User
 from portal.core import catalogues
 from portal.core.catalogues import catalogues_check, catalogues_update, po_path
+from portal.onboarding.models import TenantRequest
+from portal.onboarding.services import request_submit
+from tests.conftest import request_data
 
 PAGE = "/request-tenant/"
 
@@ -167,3 +171,33 @@ def test_dates_and_numbers_follow_the_belgian_usage_of_each_language(language, l
         assert date_format(MOMENT, "SHORT_DATE_FORMAT") == short_date
         assert date_format(MOMENT, "TIME_FORMAT") == "14:05"
         assert number_format("1234.50", decimal_pos=2, force_grouping=True) == number
+
+
+@pytest.mark.parametrize(
+    ("language", "count", "day"),
+    [("en", "1,201", "07/03/2026"), ("nl", "1.201", "07/03/2026"), ("fr", "1\u202f201", "07/03/2026")],
+)
+def test_a_page_writes_numbers_and_dates_as_its_language_does_in_belgium(client, vera, language, count, day):
+    with time_machine.travel(MOMENT, tick=False):
+        first = request_submit(data=request_data())
+    TenantRequest.objects.bulk_create(
+        TenantRequest(
+            company_id=first.company_id,
+            company_snapshot=first.company_snapshot,
+            technical_contact_id=first.technical_contact_id,
+            commercial_contact_id=first.commercial_contact_id,
+            domain_prefix=f"brightwave{n}",
+            display_name="Brightwave",
+            tenant_country="BE",
+            terms_version=first.terms_version,
+            terms_accepted_at=first.terms_accepted_at,
+        )
+        for n in range(1200)
+    )
+    vera.language = language
+    vera.save(update_fields=["language"])
+    client.force_login(vera)
+    pipeline = client.get("/backoffice/").content.decode()
+    assert f'<span class="count">{count}</span>' in pipeline
+    detail = client.get(f"/backoffice/requests/{first.pk}/").content.decode()
+    assert f"{day} 14:05" in detail
