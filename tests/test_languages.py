@@ -57,7 +57,7 @@ def test_a_signed_in_person_reads_the_profile_language_whatever_the_browser_says
 
 
 def test_the_switcher_keeps_the_page_and_remembers_the_choice(client, db):
-    response = client.post("/language/", {"language": "fr", "next": f"{PAGE}?from=header"})
+    response = client.post("/language/", {"language": "fr", "return_to": f"{PAGE}?from=header"})
     assert response.status_code == 302
     assert response["Location"] == f"{PAGE}?from=header"
     assert html_lang(client.get(PAGE, HTTP_ACCEPT_LANGUAGE="nl")) == "fr"
@@ -66,19 +66,19 @@ def test_the_switcher_keeps_the_page_and_remembers_the_choice(client, db):
 def test_the_switcher_saves_the_profile_of_a_signed_in_person(client, db):
     user = User.objects.create_user(email="ines@brightwave.example", password="x" * 12)
     client.force_login(user)
-    client.post("/language/", {"language": "nl", "next": "/accounts/profile/"})
+    client.post("/language/", {"language": "nl", "return_to": "/accounts/profile/"})
     user.refresh_from_db()
     assert user.language == "nl"
 
 
 @pytest.mark.parametrize("target", ["https://elsewhere.example/", "//elsewhere.example/", "javascript:alert(1)"])
 def test_the_switcher_never_sends_anyone_elsewhere(client, db, target):
-    response = client.post("/language/", {"language": "nl", "next": target})
+    response = client.post("/language/", {"language": "nl", "return_to": target})
     assert response["Location"] == "/"
 
 
 def test_the_switcher_refuses_an_unknown_language_quietly(client, db):
-    response = client.post("/language/", {"language": "klingon", "next": PAGE})
+    response = client.post("/language/", {"language": "klingon", "return_to": PAGE})
     assert response.status_code == 302
     assert html_lang(client.get(PAGE)) == "en"
 

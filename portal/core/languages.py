@@ -57,7 +57,7 @@ def language_set(request: HttpRequest) -> HttpResponseRedirect | HttpResponseNot
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     language = language_clean(request.POST.get("language")) or DEFAULT
-    target = request.POST.get("next", "")
+    target = request.POST.get("return_to", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
