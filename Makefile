@@ -36,7 +36,7 @@ browser:
 
 test: $(VENV)/.installed-dev browser
 	$(PY) manage.py makemigrations --check --dry-run >/dev/null || (echo "Models and migrations disagree: run makemigrations." && exit 1)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/run.py
