@@ -140,6 +140,15 @@ def agreement_data(
     }
 
 
+def _prepared(request: TenantRequest, version: str, language: str) -> tuple[str, dict[str, Any], datetime.datetime]:
+    """The template, the data (dates written in `language`) and the moment of one agreement about to be made."""
+    template = _template(version, language)
+    prepared_at = timezone.now()
+    with translation.override(language):
+        data = agreement_data(request=request, version=version, language=language, prepared_at=prepared_at)
+    return template, data, prepared_at
+
+
 @dataclass(frozen=True)
 class RenderedAgreement:
     html: str  # for reading on the signing page
@@ -149,11 +158,7 @@ class RenderedAgreement:
 def agreement_render(*, request: TenantRequest, version: str, language: str | None = None) -> RenderedAgreement:
     """The agreement of this request from the template of `version`, in `language` (the request's unless said),
     as PDF and as HTML. LanguageMissing when that version has no text in that language."""
-    language = language or request.language
-    template = _template(version, language)
-    prepared_at = timezone.now()
-    with translation.override(language):
-        data = agreement_data(request=request, version=version, language=language, prepared_at=prepared_at)
+    template, data, prepared_at = _prepared(request, version, language or request.language)
     return RenderedAgreement(
         html=_compile(template, data, made_at=prepared_at, output="html").decode(),
         pdf=_compile(template, data, made_at=prepared_at, output="pdf"),
@@ -162,11 +167,7 @@ def agreement_render(*, request: TenantRequest, version: str, language: str | No
 
 def agreement_pdf(*, request: TenantRequest, version: str, language: str | None = None) -> bytes:
     """The PDF alone: what staff preview before validating."""
-    language = language or request.language
-    template = _template(version, language)
-    prepared_at = timezone.now()
-    with translation.override(language):
-        data = agreement_data(request=request, version=version, language=language, prepared_at=prepared_at)
+    template, data, prepared_at = _prepared(request, version, language or request.language)
     return _compile(template, data, made_at=prepared_at, output="pdf")
 
 

@@ -275,7 +275,8 @@ def staff_recipients() -> dict[str, list[str]]:
     from django.contrib.auth import get_user_model
 
     if settings.STAFF_NOTIFICATION_EMAIL:
-        return {DEFAULT_LANGUAGE: staff_addresses()} if staff_addresses() else {}
+        addresses = staff_addresses()
+        return {DEFAULT_LANGUAGE: addresses} if addresses else {}
     groups: dict[str, list[str]] = {}
     staff = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("pk")
     for email, language in staff.values_list("email", "language"):
