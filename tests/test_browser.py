@@ -8,17 +8,8 @@ from django.db import connections
 
 from portal.accounts.models import User
 from portal.onboarding.models import TenantRequest
+from tests.browsers import CHROMIUM, axe_gate, chromium_launch
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = Path("/tmp/shots")
 VERA_EMAIL = "vera@reseller.example"
 VERA_PASSWORD = "Vera-validates-2026"
@@ -35,13 +26,16 @@ pytestmark = [
 
 @pytest.fixture
 def browser(monkeypatch):
-    """Chromium through Playwright's sync API, whose event loop would otherwise make Django refuse the ORM here."""
+    """Chromium through Playwright's sync API, whose event loop would otherwise make Django refuse the ORM here.
+
+    Every page its contexts open passes the accessibility gate (tests/browsers.py).
+    """
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     # The browser keeps its connections to the live server open: its threads must not keep database sessions too.
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with sync_api.sync_playwright() as playwright, axe_gate(monkeypatch):
+        chromium = chromium_launch(playwright)
         try:
             yield chromium
         finally:

@@ -3,7 +3,6 @@
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -11,9 +10,9 @@ from playwright.sync_api import expect
 from portal.agreements.seal import verify_pdf
 from portal.onboarding.models import TenantRequest
 from portal.onboarding.services import request_submit, request_validate
+from tests.browsers import CHROMIUM, axe_gate, chromium_launch
 from tests.conftest import request_data
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"),
@@ -24,22 +23,11 @@ expect.set_options(timeout=20_000)  # a shared, busy machine can be slow to answ
 
 
 @pytest.fixture
-def page():
+def page(monkeypatch):
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with sync_playwright() as playwright, axe_gate(monkeypatch):
+        browser = chromium_launch(playwright)
         context = browser.new_context(viewport={"width": 390, "height": 844}, user_agent="Mozilla/5.0 (Carl's phone)")
         yield context.new_page()
         browser.close()

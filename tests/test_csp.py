@@ -14,6 +14,7 @@ from django.template import Context, Template
 
 from portal.accounts.models import User
 from portal.core.tokens import token_new
+from tests.browsers import CHROMIUM, axe_gate, chromium_launch
 from tests.conftest import signing_token
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +134,6 @@ def test_the_policy_is_the_documented_one():
     assert "django.middleware.csp.ContentSecurityPolicyMiddleware" in settings.MIDDLEWARE
 
 
-CHROMIUM = Path("/usr/bin/chromium")
 ADA_EMAIL, ADA_PASSWORD = "ada@reseller.example", "Ada-administers-2026"
 
 
@@ -147,19 +147,8 @@ def violations_page(monkeypatch):
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with sync_api.sync_playwright() as playwright, axe_gate(monkeypatch):
+        browser = chromium_launch(playwright)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
             context.set_default_timeout(20_000)
