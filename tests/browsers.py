@@ -159,6 +159,11 @@ def axe_gate(monkeypatch) -> Iterator[AxeGate]:
         _gates.remove(gate)
 
 
+def active_gate() -> AxeGate:
+    """The gate of the browser fixture in use: what it has checked, for a test that walks the pages."""
+    return _gates[-1]
+
+
 def chromium_launch(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 

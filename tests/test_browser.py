@@ -173,6 +173,7 @@ def test_the_form_is_usable_on_a_phone(live_server, browser):
     phone.screenshot(path=str(SHOTS / "request-form-phone.png"), full_page=True)
 
     send.tap()
-    expect(phone.locator(".flash.error")).to_contain_text("Please correct the fields marked below.")
+    expect(phone.locator(".error-summary")).to_be_focused()
+    expect(phone.locator(".error-summary")).to_contain_text("Please correct the fields marked below.")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()

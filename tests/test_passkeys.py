@@ -97,8 +97,8 @@ def test_tess_enrols_an_authenticator_app_and_a_recovery_code_signs_her_in_once(
     field = page.get_by_label("Code from your authenticator app, or a recovery code", exact=True)
     field.fill(codes[0])
     field.press("Enter")
-    expect(page.locator("#id_code-errors")).to_contain_text("it was already used: each recovery code works once")
-    expect(field).to_have_attribute("aria-describedby", "id_code-errors")
+    expect(page.locator("#id_code_error")).to_contain_text("it was already used: each recovery code works once")
+    expect(field).to_have_attribute("aria-describedby", "code-help id_code_error")
     field = page.get_by_label("Code from your authenticator app, or a recovery code", exact=True)
     field.fill(f"{totp(key, drift=1):06d}")  # the app's next code: the one used at enrolment never works twice
     field.press("Enter")

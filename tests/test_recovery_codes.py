@@ -87,7 +87,7 @@ def test_a_recovery_code_signs_in_once_and_the_owner_is_told(client, tess_user, 
     again = client.post("/accounts/mfa/?next=/", {"code": typed})
     assert again.status_code == 400
     assert "This recovery code is not right, or it was already used" in again.content.decode()
-    assert 'aria-describedby="id_code-errors"' in again.content.decode()
+    assert 'aria-describedby="code-help id_code_error"' in again.content.decode()
     assert client.get("/").status_code == 302  # still waiting for the second step
 
 

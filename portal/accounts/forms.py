@@ -46,17 +46,7 @@ class TotpForm(PortalForm):
     )
 
 
-class ErrorsTiedToFields(PortalForm):
-    """A field with errors points at them (aria-describedby), so a screen reader reads them with the field."""
-
-    def add_error(self, field, error) -> None:
-        super().add_error(field, error)
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs["aria-describedby"] = f"{self[name].auto_id}-errors"
-
-
-class SecondStepForm(ErrorsTiedToFields):
+class SecondStepForm(PortalForm):
     """The second step at sign-in (or the confirm page): the authenticator app's code, or a recovery code."""
 
     code = forms.RegexField(
@@ -65,11 +55,18 @@ class SecondStepForm(ErrorsTiedToFields):
         error_messages={
             "invalid": gettext_lazy("Enter the 6 digits your app shows, or one of your 8-character recovery codes.")
         },
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "none"}),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "autofocus": True,
+                "autocapitalize": "none",
+                "aria-describedby": "code-help",  # the page's help, which depends on the account's devices
+            }
+        ),
     )
 
 
-class ConfirmPasswordForm(ErrorsTiedToFields):
+class ConfirmPasswordForm(PortalForm):
     password = forms.CharField(
         label=gettext_lazy("Your password"),
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),

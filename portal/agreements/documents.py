@@ -9,6 +9,7 @@ import datetime
 import hashlib
 import json
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -16,6 +17,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, Literal
 
+import nh3
 import typst
 from django.conf import settings
 from django.urls import reverse
@@ -169,6 +171,20 @@ def agreement_pdf(*, request: TenantRequest, version: str, language: str | None 
     """The PDF alone: what staff preview before validating."""
     template, data, prepared_at = _prepared(request, version, language or request.language)
     return _compile(template, data, made_at=prepared_at, output="pdf")
+
+
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
+_HEADING = re.compile(r"(</?)h([1-4])\b")
+
+
+def agreement_text(html: str) -> str:
+    """The agreement's text inside the signing page: its HTML export's body, sanitised, headings two levels down.
+
+    The page names the agreement in its own h1 and h2; the text keeps its structure below them.
+    """
+    found = _BODY.search(html)
+    body = nh3.clean(found.group(1) if found else html, attributes={"*": {"class"}})
+    return _HEADING.sub(lambda m: f"{m.group(1)}h{int(m.group(2)) + 2}", body)
 
 
 def sha256(data: bytes) -> str:

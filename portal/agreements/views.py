@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from portal.agreements.documents import agreement_text
 from portal.agreements.models import SigningInvitation
 from portal.agreements.seal import verify_pdf
 from portal.agreements.services import (
@@ -21,6 +22,7 @@ from portal.agreements.services import (
 from portal.core.links import LinkDead, link_view
 from portal.core.net import client_ip
 from portal.core.ratelimit import RateLimited, rate_limit, rate_limited_page, retry_after
+from portal.core.templatetags.portal_forms import SummaryEntry
 from portal.onboarding.pipeline import IllegalMove
 
 
@@ -46,15 +48,28 @@ def _page(
     status: int = 200,
 ):
     agreement = invitation.agreement
+    company = agreement.request.applicant
+    labels = {
+        "signing_authority": _("I have the authority to sign this agreement on behalf of %(company)s.")
+        % {"company": company.legal_name},
+        "full_name": _("Full name"),
+        "job_title": _("Job title"),
+        "code": _("Code sent to %(email)s") % {"email": invitation.signer_email},
+    }
+    errors = errors or {}
     return render(
         request,
         "agreements/sign.html",
         {
             "invitation": invitation,
             "agreement": agreement,
+            "agreement_text": agreement_text(agreement.html),
             "req": agreement.request,
-            "company": agreement.request.applicant,
-            "errors": errors or {},
+            "company": company,
+            "errors": errors,
+            "summary": [
+                SummaryEntry(f"id_{field}", labels.get(field, ""), message) for field, message in errors.items()
+            ],
             "notice": notice,
             "values": request.POST if request.method == "POST" else {},
             "token": token,

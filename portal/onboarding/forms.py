@@ -61,6 +61,32 @@ PREFIX_HELP = lazy(_prefix_help, str)()
 
 
 class TenantRequestForm(PortalForm):
+    errors_in_live_region = True  # each field's errors, the page's and the live checks', in #check-<name>
+    autocomplete = {
+        "company_legal_name": "section-company organization",
+        "company_vat_number": "off",  # no autofill token names a VAT number
+        "company_address_line1": "section-company address-line1",
+        "company_address_line2": "section-company address-line2",
+        "company_postal_code": "section-company postal-code",
+        "company_city": "section-company address-level2",
+        "company_country": "section-company country",
+        "company_phone": "section-company tel",
+        "company_website": "section-company url",
+        "tenant_display_name": "off",
+        "tenant_country": "off",
+        "language": "language",
+        **{
+            f"{role}_{name}": f"section-{role} {token}"
+            for role in ("technical", "commercial")
+            for name, token in (
+                ("first_name", "given-name"),
+                ("last_name", "family-name"),
+                ("email", "email"),
+                ("phone", "tel"),
+                ("job_title", "organization-title"),
+            )
+        },
+    }
     company_legal_name = forms.CharField(label=gettext_lazy("Legal name"), max_length=200)
     company_vat_number = forms.CharField(
         label=gettext_lazy("VAT number"),
@@ -134,7 +160,13 @@ class TenantRequestForm(PortalForm):
                     "aria-describedby": f"check-{name}",
                 }
             )
-        self.fields["tenant_domain_prefix"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
+        self.fields["tenant_domain_prefix"].widget.attrs.update(
+            {
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "aria-describedby": "id_tenant_domain_prefix_suffix check-tenant_domain_prefix",
+            }
+        )
 
     def clean_tenant_domain_prefix(self) -> str:
         availability = prefix_availability(

@@ -63,6 +63,8 @@ def check_field(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=400)
     form.is_valid()
     errors = form.errors.get(name)
+    if errors and all(error.code == "required" for error in form.errors.as_data()[name]):
+        errors = None  # a field merely left empty is said so at submit, not while the form is walked through
     ok_message = ""
     if not errors and name == "tenant_domain_prefix":
         ok_message = "✓ " + _("%(domain)s is available.") % {"domain": f"{form.cleaned_data[name]}.onmicrosoft.com"}
