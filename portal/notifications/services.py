@@ -44,6 +44,7 @@ def email_render(*, template: str, context: dict, language: str = "en") -> tuple
 
 
 def _render(template: str, context: dict) -> tuple[str, str, str]:
+    """The subject first: the HTML is titled with it (a screen reader announces a document by its title)."""
     # A subject is plain text, not HTML: rendered without escaping, on one line (no header injection).
     subject = " ".join(
         Engine.get_default()
@@ -52,7 +53,7 @@ def _render(template: str, context: dict) -> tuple[str, str, str]:
         .split()
     )
     text = render_to_string(f"emails/{template}-body.txt", context)
-    html = render_to_string(f"emails/{template}-body.html", context)
+    html = render_to_string(f"emails/{template}-body.html", {**context, "subject": subject})
     return subject, text, html
 
 
