@@ -255,3 +255,17 @@ def test_any_text_as_a_prefix_never_breaks_anything(client, db, prefix):
         assert rows()["requests"] == before["requests"] + 1
     else:
         assert rows() == before
+
+
+@pytest.mark.parametrize("field", ["company_legal_name", "company_vat_number", "technical_email", "commercial_phone"])
+def test_a_field_left_empty_is_not_refused_until_the_form_is_sent(client, field):
+    """Tabbing past an empty field (its live check runs on blur) says nothing; sending the form then does."""
+    check = client.post("/request-tenant/check/", {**form_post(**{field: ""}), "_field": field})
+    assert check.status_code == 200
+    assert check.content.decode().strip() == ""
+    typed = client.post("/request-tenant/check/", {**form_post(**{field: "\x00"}), "_field": field})
+    assert "errors" in typed.content.decode()  # what is typed wrong is said at once
+    sent = client.post("/request-tenant/", form_post(**{field: ""}))
+    assert sent.status_code == 400
+    assert field_message(sent.content.decode(), field).strip() == "This field is required."
+    assert f'href="#id_{field}"' in sent.content.decode()  # the error summary's entry for it

@@ -46,7 +46,7 @@ def test_carl_signs_on_his_phone(page, live_server, smtp_server, worker, vera):
     sign_button = page.get_by_role("button", name="Sign the agreement")
     sign_button.scroll_into_view_if_needed()  # Carl scrolls down past the agreement
     sign_button.click()
-    expect(page.get_by_text("Confirm that you have the authority")).to_be_visible()
+    expect(page.locator(".errors").get_by_text("Confirm that you have the authority")).to_be_visible()
 
     page.get_by_label("I have the authority to sign").check()
     page.get_by_role("button", name="E-mail me a code").click()
@@ -96,7 +96,7 @@ def test_tess_activates_her_access_and_signs_in(live_server, activation_path, pa
     page.get_by_label("New password").fill("short")
     page.get_by_label("Repeat it").fill("short")
     page.get_by_role("button", name="Set my password").click()
-    expect(page.get_by_text("too short")).to_be_visible()
+    expect(page.locator(".errors").get_by_text("too short")).to_be_visible()
     page.get_by_label("New password").fill("Gent-Korenmarkt-2026")
     page.get_by_label("Repeat it").fill("Gent-Korenmarkt-2026")
     page.get_by_role("button", name="Set my password").click()

@@ -151,6 +151,7 @@ def test_a_failed_submit_puts_the_focus_on_the_error_summary_whose_entries_lead_
     page.keyboard.type("Brightwave Analytics BV")
     page.keyboard.press("Tab")  # leaving fields empty on the way says nothing yet
     page.keyboard.press("Tab")
+    page.wait_for_load_state("networkidle")  # the live checks of the fields left have answered
     expect(page.locator(".check-result .errors")).to_have_count(0)
     tab_to(page, "id_company_website")
     page.keyboard.type("not a web address")
