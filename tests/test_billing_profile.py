@@ -16,8 +16,8 @@ from portal.provisioning.base import PreconditionFailed, get_provisioner, provis
 from portal.provisioning.billing_profiles import billing_profile_merge
 from portal.provisioning.models import BillingProfileSync, SimulatedBillingProfile, Tenant
 from tests.conftest import request_data, sign
-from tests.test_browser import browser, expect  # noqa: F401  (browser: the fixture)
 from tests.test_accessibility import LONG_NAME, session_cookie
+from tests.test_browser import browser, expect  # noqa: F401  (browser: the fixture)
 
 PROFILE = "/profiles/billing"
 

@@ -32,3 +32,9 @@ def error_summary(errors: forms.BaseForm | list[SummaryEntry] | None, heading: s
     else:
         entries = list(errors or [])
     return {"entries": entries, "heading": heading}
+
+
+@register.inclusion_tag("includes/error_summary.html")
+def error_summary_one(field_id: str, label: str, message: str) -> dict:
+    """The summary of a page with one field, which the view checks itself (a reason, a file)."""
+    return {"entries": [SummaryEntry(field_id, label, message)] if message else [], "heading": ""}
