@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from portal.accounts.models import User
 from portal.accounts.services import activation_link_new
 from portal.companies.services import identity_change_request, invitation_send
+from portal.notifications.models import CapturedEmail
 from portal.onboarding.services import request_submit
 from portal.onboarding.views import THANKS_SALT
 from tests.browsers import AccessibilityViolation, active_gate, assert_accessible
@@ -184,4 +185,26 @@ def test_every_page_passes_axe(live_server, browser, awaiting, smtp_server, work
 
     checked = set(active_gate().checked)
     assert [url for url in walk.visited if url not in checked] == []
+    assert walk.too_wide == {}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_development_mailbox_passes_axe(live_server, browser, settings, width):  # noqa: F811
+    """Development only (DEBUG on, no EMAIL_URL), and in English: the e-mails it shows are checked on their own."""
+    settings.DEBUG = True
+    settings.MAIL_CAPTURED = True
+    email = CapturedEmail.objects.create(
+        message_id="<1@portal.invalid>",
+        from_email="portal@example.com",
+        to=["tess@brightwave.example"],
+        subject="Your tenant request",
+        body_text="Hello Tess",
+        body_html="<!doctype html><html lang='en'><head><title>Your tenant request</title></head><body>Hello</body></html>",
+        raw="",
+    )
+    walk = Walk(browser, live_server, width, "en")
+    for path in ("/dev/mailbox/", f"/dev/mailbox/{email.pk}/"):
+        walk.visit(path)
+    walk.context.close()
+    assert [url for url in walk.visited if url not in set(active_gate().checked)] == []
     assert walk.too_wide == {}

@@ -57,6 +57,8 @@ def _template_as_python(fileobj, keywords, comment_tags, options) -> Iterator:
     """A Django template turned into the gettext calls it makes (Django's own `templatize`), then read as Python."""
     source = fileobj.read().decode("utf-8")
     python = templatize(source, origin=options.get("origin", ""))
+    # Each call is on one line (strings are written with repr); the template's indentation is not Python's.
+    python = "\n".join(line.lstrip() for line in python.split("\n"))
     return extract_python(io.BytesIO(python.encode("utf-8")), keywords, comment_tags, {})
 
 
