@@ -30,11 +30,28 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 # Django's admin (raw data for the reseller's own staff) and the API's Swagger UI are third-party pages.
 NOT_OURS = re.compile(r"^https?://[^/]+/(admin/|api/v1/docs)")
 # The frames of our pages show an e-mail in the development mailbox: e-mails are checked on their own.
-AXE_RUN = """async (tags) => {
+AXE_RUN = r"""async (tags) => {
   const results = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"],
                                            iframes: false});
-  return results.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+  const found = results.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.map((n) => ({target: n.target.join(" "), html: n.html, summary: n.failureSummary}))}));
+  // What axe leaves to review: a field tied (aria-describedby, -labelledby, -errormessage, label for) to ids
+  // that are not in the page. Its help or its error is then never read with it.
+  const broken = [];
+  for (const element of document.querySelectorAll("[aria-describedby], [aria-labelledby], [aria-errormessage], label[for]")) {
+    for (const attribute of ["aria-describedby", "aria-labelledby", "aria-errormessage", "for"]) {
+      for (const id of (element.getAttribute(attribute) || "").split(/\s+/).filter(Boolean)) {
+        if (!document.getElementById(id)) {
+          broken.push({target: `${element.tagName.toLowerCase()}[${attribute}~="${id}"]`, html: element.outerHTML,
+                       summary: `${attribute} names #${id}, which is not in the page`});
+        }
+      }
+    }
+  }
+  if (broken.length) {
+    found.push({id: "idref-missing", impact: "serious", help: "Ids a field is tied to must exist", nodes: broken});
+  }
+  return found;
 }"""
 
 

@@ -28,10 +28,10 @@ LONG_NAME = "Brightwave Analytics and Extraordinarily Long Company Name Holding 
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 LANGUAGES = {"en": "en-GB", "nl": "nl-BE", "fr": "fr-BE"}
 PASSWORD = "Walks-every-page-2026"
-A_PAGE_WITH_A_VIOLATION = (
-    '<!doctype html><html lang="en"><head><title>Broken</title></head>'
-    '<body><main><h1>Broken</h1><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="></main></body></html>'
-)
+BROKEN = {
+    "image-alt (critical)": '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">',
+    "idref-missing (serious)": '<label for="code">Code</label><input id="code" aria-describedby="code-help">',
+}
 
 
 def session_cookie(live_server, user: User) -> dict:
@@ -44,16 +44,18 @@ def session_cookie(live_server, user: User) -> dict:
     }
 
 
-def test_the_gate_fails_on_a_page_with_a_violation(browser):  # noqa: F811
+@pytest.mark.parametrize("rule", BROKEN)
+def test_the_gate_fails_on_a_page_with_a_violation(browser, rule):  # noqa: F811
     page = browser.new_context().new_page()
     url = "http://127.0.0.1:9/broken/"
-    page.route(url, lambda route: route.fulfill(body=A_PAGE_WITH_A_VIOLATION, content_type="text/html"))
+    body = f'<!doctype html><html lang="en"><head><title>Broken</title></head><body><main><h1>Broken</h1>{BROKEN[rule]}</main></body></html>'
+    page.route(url, lambda route: route.fulfill(body=body, content_type="text/html"))
     page.goto(url)
     with pytest.raises(AccessibilityViolation) as failure:
         page.title()  # the test's next step: the gate checks the page that loaded before it runs
     report = str(failure.value)
-    assert "image-alt (critical)" in report
-    assert "<img" in report
+    assert f"- {rule}" in report
+    assert BROKEN[rule].split("<")[-1][:6] in report  # the element
     assert url in report and "1280×720 px" in report
     page.context.close()
 
