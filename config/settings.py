@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "portal.onboarding",
     "portal.agreements",
     "portal.provisioning",
+    "portal.licences",
     "portal.notifications",
     "portal.worker",
     "portal.backoffice",
