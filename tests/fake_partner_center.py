@@ -26,6 +26,19 @@ settings at it, selects PROVISIONER="partner_center", and yields the FakePartner
                                     the same change, made just before the next PUT of that profile is handled
                                     (the PUT then carries a stale If-Match and is answered 412)
 
+Licences (New Commerce): POST /v1/customers/{id}/carts checks each line against the catalogue (10001
+CatalogItemIdIsNotValid for an item not sold now, 10009 for a quantity outside the SKU's minimum and maximum, a term
+the availability does not offer) and answers the cart with each line's error; POST …/carts/{id}/checkout places
+one order per billing cycle and creates its subscriptions (cancellationAllowedUntilDate = creation + 7 days,
+refundableQuantity = quantity, commitmentEndDate = start + term). Both answer the same cart or orders again to a
+repeated MS-RequestId. GET …/orders[/{id}] and GET …/subscriptions[/{id}] list them.
+
+    fake.carts                      {cart_id: cart}
+    fake.orders                     {customer_id: {order_id: order}}
+    fake.subscriptions              {customer_id: {subscription_id: subscription}} (Microsoft's fields)
+    fake.checked_out                set when a checkout has placed its orders
+    fake.hold_answer_after_checkout an Event: the checkout's answer waits for it (the caller may be killed first)
+
 GET /v1/customers/{id}/profiles/billing answers the profile with its ETag in attributes.etag; PUT takes the whole
 resource and needs If-Match with the current ETag: without it 400, with another 412; every change gets a new ETag.
 """
@@ -33,6 +46,7 @@ resource and needs If-Match with the current ETag: without it 400, with another 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import secrets
 import socket
@@ -144,6 +158,13 @@ class FakePartnerCenter:
         self._before_billing_put: dict[str, dict[str, str]] = {}
         self.customer_created = threading.Event()
         self.hold_answer_after_create: threading.Event | None = None
+        # Licences: carts, orders and subscriptions
+        self.carts: dict[str, dict] = {}
+        self.orders: dict[str, dict[str, dict]] = {}
+        self.subscriptions: dict[str, dict[str, dict]] = {}
+        self.checked_out = threading.Event()
+        self.hold_answer_after_checkout: threading.Event | None = None
+        self._licence_answers: dict[tuple[str, ...], Answer] = {}
 
     # Life cycle
 
@@ -315,6 +336,21 @@ class FakePartnerCenter:
                 return self._get_billing_profile(customer_id)
             case "PUT", ["customers", customer_id, "profiles", "billing"]:
                 return self._idempotent(request, lambda r: self._put_billing_profile(r, customer_id))
+            # Licences: carts, orders and subscriptions
+            case "POST", ["customers", customer_id, "carts"]:
+                return self._per_request(
+                    request, ("cart", customer_id), lambda: self._create_cart(request, customer_id)
+                )
+            case "POST", ["customers", customer_id, "carts", cart_id, "checkout"]:
+                return self._checkout(request, customer_id, cart_id)
+            case "GET", ["customers", customer_id, "orders"]:
+                return self._listed(list(self.orders.get(customer_id, {}).values()))
+            case "GET", ["customers", customer_id, "orders", order_id]:
+                return self._one(self.orders.get(customer_id, {}).get(order_id), "Order")
+            case "GET", ["customers", customer_id, "subscriptions"]:
+                return self._listed(list(self.subscriptions.get(customer_id, {}).values()))
+            case "GET", ["customers", customer_id, "subscriptions", subscription_id]:
+                return self._one(self.subscriptions.get(customer_id, {}).get(subscription_id), "Subscription")
         return _error(404, "1000", "Not found")
 
     # Entra ID
@@ -668,6 +704,210 @@ class FakePartnerCenter:
                 )
             self.agreements.append(agreement)
         return Answer(201, {k: v for k, v in agreement.items() if k != "customerId"})
+
+    # Licences: carts, checkout, orders and subscriptions
+
+    def _per_request(self, request: Recorded, scope: tuple[str, ...], operation) -> Answer:
+        """A repeated MS-RequestId on the same resource gets the first answer (as Partner Center deduplicates)."""
+        key = (*scope, request.headers.get("ms-requestid", ""))
+        with self.lock:
+            if key[-1] and key in self._licence_answers:
+                return self._licence_answers[key]
+        answer = operation()
+        if key[-1] and answer.status < 500:
+            with self.lock:
+                answer = self._licence_answers.setdefault(key, answer)
+        return answer
+
+    def _listed(self, items: list[dict]) -> Answer:
+        with self.lock:
+            items = copy.deepcopy(items)
+        return Answer(200, {"totalCount": len(items), "items": items, "attributes": {"objectType": "Collection"}})
+
+    def _one(self, item: dict | None, kind: str) -> Answer:
+        if item is None:
+            return _error(404, "800002", f"{kind} not found")
+        with self.lock:
+            return Answer(200, copy.deepcopy(item))
+
+    def _sold(self, catalog_item_id: str):
+        """The licence a catalogItemId names, if it is the SKU's current availability."""
+        product_id, _, rest = catalog_item_id.partition(":")
+        sku_id, _, availability_id = rest.partition(":")
+        licence = self.catalog.get((product_id, sku_id))
+        if licence is None or self.availability_ids.get((product_id, sku_id)) != availability_id:
+            return None
+        return licence
+
+    def _line_error(self, line: dict) -> dict | None:
+        licence = self._sold(str(line.get("catalogItemId") or ""))
+        if licence is None:
+            return {"errorCode": 10001, "errorDescription": "CatalogItemIdIsNotValid"}
+        quantity = line.get("quantity")
+        if not isinstance(quantity, int) or not licence.min_quantity <= quantity <= licence.max_quantity:
+            return {
+                "errorCode": 10009,
+                "errorDescription": f"Quantity must be between {licence.min_quantity} and {licence.max_quantity}.",
+            }
+        if (line.get("termDuration"), line.get("billingCycle")) not in licence.terms:
+            return {
+                "errorCode": 10001,
+                "errorDescription": "CatalogItemIdIsNotValid: term or billing cycle not offered",
+            }
+        return None
+
+    def _create_cart(self, request: Recorded, customer_id: str) -> Answer:
+        with self.lock:
+            known = any(c["id"] == customer_id for c in self.customers)
+        if not known:
+            return _error(404, "60003", "Tenant not found")
+        try:
+            body = _camel(json.loads(request.body))
+        except ValueError:
+            return _error(400, "800002", "Invalid request input")
+        lines = body.get("lineItems") or []
+        if not lines:
+            return _error(400, "3000", "Invalid property: lineItems is required")
+        now = dt.datetime.now(dt.UTC)
+        items = []
+        for line in lines:
+            item = {
+                "id": line.get("id", len(items)),
+                "catalogItemId": line.get("catalogItemId"),
+                "quantity": line.get("quantity"),
+                "billingCycle": line.get("billingCycle"),
+                "termDuration": line.get("termDuration"),
+                "provisioningContext": line.get("provisioningContext") or {},
+                "currencyCode": "EUR",
+            }
+            error = self._line_error(line)
+            if error is not None:
+                item["error"] = error
+            items.append(item)
+        cart = {
+            "id": str(uuid.uuid4()),
+            "creationTimestamp": _iso(now),
+            "lastModifiedTimestamp": _iso(now),
+            "expirationTimestamp": _iso(now + dt.timedelta(days=7)),
+            "lastModifiedUser": "portal-app-id",
+            "lineItems": items,
+            "status": "Active",
+            "attributes": {"objectType": "Cart"},
+        }
+        with self.lock:
+            self.carts[cart["id"]] = {**cart, "customerId": customer_id}
+        return Answer(201, cart)
+
+    def _checkout(self, request: Recorded, customer_id: str, cart_id: str) -> Answer:
+        answer = self._per_request(
+            request, ("checkout", customer_id, cart_id), lambda: self._place(customer_id, cart_id)
+        )
+        if answer.status == 200 and self.hold_answer_after_checkout is not None:
+            self.checked_out.set()
+            self.hold_answer_after_checkout.wait(30)  # the caller may be killed before it hears back
+        return answer
+
+    def _place(self, customer_id: str, cart_id: str) -> Answer:
+        with self.lock:
+            cart = self.carts.get(cart_id)
+            if cart is None or cart["customerId"] != customer_id:
+                return _error(404, "800002", "Cart not found")
+            if cart["status"] != "Active":
+                return _error(400, "800025", "The cart has already been checked out.")
+            if any(item.get("error") for item in cart["lineItems"]):
+                return Answer(
+                    200,
+                    {
+                        "orders": [],
+                        "orderErrors": [
+                            {"orderGroupId": "0", "code": "800012", "description": "A cart line has an error."}
+                        ],
+                    },
+                )
+            cart["status"] = "Ordered"
+            now = dt.datetime.now(dt.UTC)
+            orders = []
+            for cycle in sorted({item["billingCycle"] for item in cart["lineItems"]}):
+                order_id = str(uuid.uuid4())
+                lines = []
+                for number, item in enumerate(i for i in cart["lineItems"] if i["billingCycle"] == cycle):
+                    subscription = self._subscription_new(customer_id, order_id, item, now)
+                    lines.append(
+                        {
+                            "lineItemNumber": number,
+                            "offerId": item["catalogItemId"],
+                            "subscriptionId": subscription["id"],
+                            "friendlyName": subscription["friendlyName"],
+                            "quantity": item["quantity"],
+                            "termDuration": item["termDuration"],
+                            "transactionType": "New",
+                            "provisioningContext": {},
+                            "links": {
+                                "subscription": {"uri": f"/customers/{customer_id}/subscriptions/{subscription['id']}"}
+                            },
+                        }
+                    )
+                order = {
+                    "id": order_id,
+                    "alternateId": order_id[:12],
+                    "referenceCustomerId": customer_id,
+                    "billingCycle": cycle,
+                    "transactionType": "UserPurchase",
+                    "currencyCode": "EUR",
+                    "currencySymbol": "€",
+                    "creationDate": _iso(now),
+                    "status": "completed",
+                    "lineItems": lines,
+                    "attributes": {"objectType": "Order"},
+                }
+                self.orders.setdefault(customer_id, {})[order_id] = order
+                orders.append(order)
+            return Answer(200, {"orders": copy.deepcopy(orders), "orderErrors": []})
+
+    def _subscription_new(self, customer_id: str, order_id: str, item: dict, now: dt.datetime) -> dict:
+        """Call with the lock held: the subscription a checked-out line makes, with New Commerce's windows."""
+        licence = self._sold(item["catalogItemId"])
+        end = _months_later(now, {"P1M": 1, "P1Y": 12, "P3Y": 36}[item["termDuration"]])
+        subscription_id = str(uuid.uuid4())
+        subscription = {
+            "id": subscription_id,
+            "offerId": item["catalogItemId"],
+            "offerName": licence.titles.get("en-US", "") if licence else "",
+            "friendlyName": licence.titles.get("en-US", "") if licence else item["catalogItemId"],
+            "productType": {"id": "OnlineServicesNCE", "displayName": "OnlineServicesNCE"},
+            "quantity": item["quantity"],
+            "unitType": "Licenses",
+            "creationDate": _iso(now),
+            "effectiveStartDate": _iso(now),
+            "commitmentEndDate": _iso(end - dt.timedelta(days=1)),
+            "cancellationAllowedUntilDate": _iso(now + dt.timedelta(days=7)),
+            "status": "active",
+            "autoRenewEnabled": True,
+            "billingType": "license",
+            "billingCycle": item["billingCycle"],
+            "termDuration": item["termDuration"],
+            "refundOptions": [{"type": "Full", "expiresAfter": "P1D"}, {"type": "Partial", "expiresAfter": "P7D"}],
+            "refundableQuantity": item["quantity"],
+            "isTrial": False,
+            "orderId": order_id,
+            "publisherName": "Microsoft Corporation",
+            "links": {"self": {"uri": f"/customers/{customer_id}/subscriptions/{subscription_id}", "method": "GET"}},
+            "attributes": {"etag": _new_etag(), "objectType": "Subscription"},
+        }
+        self.subscriptions.setdefault(customer_id, {})[subscription_id] = subscription
+        return subscription
+
+
+def _months_later(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same day `months` later (the month's last day when it has no such day), as a term ends."""
+    month = moment.month - 1 + months
+    year, month = moment.year + month // 12, month % 12 + 1
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    return moment.replace(year=year, month=month, day=min(moment.day, (following - dt.timedelta(days=1)).day))
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class LicencesConfig(AppConfig):
     name = "portal.licences"
     label = "licences"
+
+    def ready(self) -> None:
+        from portal.licences.changes import kind_register
+
+        kind_register(
+            "purchase",
+            check="portal.licences.purchase.purchase_check",
+            submit="portal.licences.purchase.purchase_submit",
+        )

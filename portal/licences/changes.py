@@ -20,8 +20,10 @@ from django.utils.translation import gettext as _
 
 from portal.accounts.models import User
 from portal.companies.models import Company, Membership
+from portal.companies.permissions import Action, can
 from portal.core.retry import backoff
 from portal.core.timers import timer_set
+from portal.licences.approvals import approvers_tell
 from portal.licences.models import ChangeRequest, LicenceEvent, LicencePolicy, Subscription
 from portal.licences.tasks import submit_change
 from portal.provisioning.base import ProvisionerError
@@ -102,7 +104,7 @@ def change_move(change: ChangeRequest, *, to: str, by: User | None = None, why: 
 
 def needs_approval(*, company: Company, role: str, amount: Decimal | None) -> bool:
     """A technical member's change waits for approval, unless the company auto-approves below its amount."""
-    if role in (Role.ADMIN, Role.BILLING):
+    if can(Role(role), Action.APPROVE_LICENCES):
         return False
     policy = LicencePolicy.objects.filter(company=company).first()
     limit = policy.auto_approve_below if policy else None
@@ -141,6 +143,8 @@ def change_request_create(*, company: Company, by: User, role: str, asked: Asked
         if not needs_approval(company=company, role=role, amount=asked.amount):
             change_move(change, to=Status.APPROVED, by=by, why=f"{change.get_kind_display()} #{change.pk} approved")
             change_submit(change)
+        else:
+            approvers_tell(change)
     return change
 
 

@@ -161,6 +161,42 @@ class BillingProfile:
         return resource
 
 
+# Licences: carts and orders under New Commerce (POST /v1/customers/{id}/carts, then …/carts/{id}/checkout).
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """One line of a cart, in Partner Center's terms: what to buy, how many, for which term and billing."""
+
+    catalog_item_id: str  # PRODUCT:SKU:AVAILABILITY
+    quantity: int
+    term_duration: str  # P1M, P1Y, P3Y
+    billing_cycle: str  # monthly, annual, triennial
+
+
+@dataclass(frozen=True)
+class Cart:
+    id: str
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """An order Microsoft created at checkout, and the subscriptions it made (Microsoft's resources)."""
+
+    id: str
+    status: str
+    raw: dict[str, Any]
+    subscriptions: list[dict[str, Any]]
+
+
+class CartRefused(ProvisionerError):
+    """Microsoft refused a cart line or the checkout (an unknown item, no inventory, a limit): permanent."""
+
+    def __init__(self, message: str, *, code: str = "cart_refused"):
+        super().__init__(message, code=code, permanent=True)
+
+
 class Provisioner(Protocol):
     def domain_available(self, *, prefix: str) -> bool:
         """Is <prefix>.onmicrosoft.com free at Microsoft?"""
@@ -194,6 +230,16 @@ class Provisioner(Protocol):
         PreconditionFailed when it changed since: read it again and decide again. Returns the profile as stored,
         with its new ETag.
         """
+        ...
+
+    def cart_create(self, *, customer_id: str, lines: list[CartLine], request_id: str) -> Cart:
+        """Create a cart for the customer; the same request id answers the same cart. CartRefused for a line
+        Microsoft refuses (its reason in plain words)."""
+        ...
+
+    def cart_checkout(self, *, customer_id: str, cart_id: str, request_id: str) -> list[PlacedOrder]:
+        """Check the cart out: its orders and their subscriptions; the same request id answers the same orders.
+        CartRefused for an order error."""
         ...
 
 

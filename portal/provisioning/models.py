@@ -53,6 +53,21 @@ class SimulatedBillingProfile(models.Model):
         return f"billing profile of {self.customer_id}"
 
 
+class SimulatedCart(models.Model):
+    """The `simulated` provisioner's carts: the lines as sent, and once checked out the orders and subscriptions it
+    made (Partner Center's resources). A repeated request id finds the same cart."""
+
+    cart_id = models.CharField(max_length=64, unique=True)
+    customer_id = models.CharField(max_length=64)
+    request_id = models.CharField(max_length=100, unique=True)
+    lines = models.JSONField(default=list)
+    orders = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"cart {self.cart_id}"
+
+
 class BillingProfileSync(models.Model):
     """Where Microsoft's billing profile of a tenant's customer stands against the company in the portal.
 

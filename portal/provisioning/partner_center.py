@@ -72,8 +72,12 @@ from django.utils.translation import gettext as _
 from portal.provisioning.base import (
     AgreementSigner,
     BillingProfile,
+    Cart,
+    CartLine,
+    CartRefused,
     Customer,
     CustomerProfile,
+    PlacedOrder,
     PreconditionFailed,
     ProvisionerError,
     ProvisionerNotAuthorized,
@@ -186,6 +190,23 @@ def _iso_utc(moment: datetime) -> str:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# Microsoft's cart line error codes, in plain words for staff and customers.
+_LINE_ERRORS = {
+    "10001": "the catalogue item is not valid (no longer sold, or unknown): refresh the catalogue and choose again",
+    "10003": "Microsoft has no inventory left for this item",
+    "10012": "the customer must first accept the attestation of this product",
+    "10009": "the quantity is outside what Microsoft allows for this item",
+}
+
+
+def _line_error(item: dict[str, Any]) -> str:
+    error = item.get("error") or {}
+    code = str(error.get("errorCode") or "")
+    description = " ".join(str(error.get("errorDescription") or "").split())
+    plain = _LINE_ERRORS.get(code, "Microsoft gave no reason in plain words")
+    return f"{item.get('catalogItemId', 'a line')}: {plain} (code {code}{_quoted(description)})."
 
 
 def _checked_url(name: str, value: str) -> str:
@@ -310,6 +331,89 @@ class PartnerCenterProvisioner:
         if not response.ok:
             raise self._refusal(response, f"update the billing profile of customer {customer_id}")
         return self._billing_profile(response, customer_id)
+
+    # Licences: carts and orders
+
+    def cart_create(self, *, customer_id: str, lines: list[CartLine], request_id: str) -> Cart:
+        body = {
+            "lineItems": [
+                {
+                    "id": number,
+                    "catalogItemId": line.catalog_item_id,
+                    "quantity": line.quantity,
+                    "billingCycle": line.billing_cycle,
+                    "termDuration": line.term_duration,
+                    "provisioningContext": {},
+                    "customTermEndDate": None,
+                    "promotionId": None,
+                }
+                for number, line in enumerate(lines)
+            ]
+        }
+        response = self._api("POST", f"{self._customer_path(customer_id)}/carts", json_body=body, request_id=request_id)
+        if not response.ok:
+            raise self._cart_refusal(response, f"create a cart for customer {customer_id}")
+        cart = response.json()
+        errors = [_line_error(item) for item in cart.get("lineItems") or [] if item.get("error")]
+        if errors:
+            raise CartRefused("Microsoft refused the order: " + " ".join(errors), code="line_error")
+        if not cart.get("id"):
+            raise ProvisionerUnavailable("Partner Center answered the cart without its id; asking again later.")
+        return Cart(id=str(cart["id"]), raw=cart)
+
+    def cart_checkout(self, *, customer_id: str, cart_id: str, request_id: str) -> list[PlacedOrder]:
+        path = f"{self._customer_path(customer_id)}/carts/{urllib.parse.quote(cart_id)}/checkout"
+        response = self._api("POST", path, request_id=request_id)
+        if not response.ok:
+            raise self._cart_refusal(response, f"check out cart {cart_id} of customer {customer_id}")
+        result = response.json()
+        errors = [
+            f"{error.get('description') or 'no reason given'} (code {error.get('code')})"
+            for error in result.get("orderErrors") or []
+        ]
+        if errors:
+            raise CartRefused("Microsoft refused the checkout: " + "; ".join(errors) + ".", code="order_error")
+        return [
+            PlacedOrder(
+                id=str(order["id"]),
+                status=str(order.get("status") or ""),
+                raw=order,
+                subscriptions=[self._ordered_subscription(customer_id, line) for line in order.get("lineItems") or []],
+            )
+            for order in result.get("orders") or []
+        ]
+
+    def _ordered_subscription(self, customer_id: str, line: dict[str, Any]) -> dict[str, Any]:
+        """The subscription an order line made, as Microsoft reports it (the line alone while it is not listed)."""
+        subscription_id = str(line.get("subscriptionId") or "")
+        if subscription_id:
+            response = self._api(
+                "GET", f"{self._customer_path(customer_id)}/subscriptions/{urllib.parse.quote(subscription_id)}"
+            )
+            if response.ok:
+                return response.json()
+        return {
+            "id": subscription_id,
+            "offerId": line.get("offerId", ""),
+            "friendlyName": line.get("friendlyName", ""),
+            "quantity": line.get("quantity", 0),
+            "termDuration": line.get("termDuration", ""),
+            "status": "pending",
+        }
+
+    @staticmethod
+    def _customer_path(customer_id: str) -> str:
+        return f"/v1/customers/{urllib.parse.quote(customer_id)}"
+
+    def _cart_refusal(self, response: _Response, doing: str) -> ProvisionerError:
+        code, description = _error_details(response)
+        if response.status in {400, 409}:
+            return CartRefused(
+                f"Microsoft refused to {doing} (HTTP {response.status}"
+                + (f", code {code}" if code else "")
+                + f"){_quoted(description)}.",
+            )
+        return self._refusal(response, doing)
 
     # Operations
 

@@ -1,6 +1,7 @@
 import secrets
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -11,14 +12,19 @@ from django.utils.translation import gettext as _
 from portal.provisioning.base import (
     AgreementSigner,
     BillingProfile,
+    Cart,
+    CartLine,
+    CartRefused,
     Customer,
     CustomerProfile,
+    PlacedOrder,
     PreconditionFailed,
     ProvisionerError,
     ProvisionerUnavailable,
     billing_profile_of,
 )
-from portal.provisioning.models import SimulatedBillingProfile, SimulatedCustomer
+from portal.provisioning.models import SimulatedBillingProfile, SimulatedCart, SimulatedCustomer
+from portal.provisioning.simulated_catalog import LICENCES
 
 
 def _new_etag() -> str:
@@ -165,3 +171,103 @@ class SimulatedProvisioner:
     def _as_billing_profile(stored: SimulatedBillingProfile) -> BillingProfile:
         attributes = {"etag": stored.etag, "objectType": "CustomerBillingProfile"}
         return BillingProfile(resource={**stored.resource, "attributes": attributes}, etag=stored.etag)
+
+    # Licences: carts and orders, with New Commerce's rules (an item sold now, its terms, its quantity limits)
+
+    def cart_create(self, *, customer_id: str, lines: list[CartLine], request_id: str) -> Cart:
+        self._pause()
+        existing = SimulatedCart.objects.filter(request_id=request_id).first()
+        if existing is not None:
+            return Cart(id=existing.cart_id, raw={"id": existing.cart_id, "lineItems": existing.lines})
+        problems = [problem for line in lines if (problem := _line_problem(line))]
+        if problems:
+            raise CartRefused(
+                _("Microsoft refused the order (simulated): %(problems)s") % {"problems": " ".join(problems)}
+            )
+        items = [
+            {
+                "id": number,
+                "catalogItemId": line.catalog_item_id,
+                "quantity": line.quantity,
+                "termDuration": line.term_duration,
+                "billingCycle": line.billing_cycle,
+            }
+            for number, line in enumerate(lines)
+        ]
+        cart = SimulatedCart.objects.create(
+            cart_id=str(uuid.uuid4()), customer_id=customer_id, request_id=request_id, lines=items
+        )
+        return Cart(id=cart.cart_id, raw={"id": cart.cart_id, "lineItems": items})
+
+    def cart_checkout(self, *, customer_id: str, cart_id: str, request_id: str) -> list[PlacedOrder]:
+        self._pause()
+        with transaction.atomic():
+            cart = SimulatedCart.objects.select_for_update().filter(cart_id=cart_id, customer_id=customer_id).first()
+            if cart is None:
+                raise CartRefused(_("Microsoft does not know this cart (simulated)."))
+            if cart.orders is None:
+                cart.orders = [_simulated_order(customer_id, cart.lines)]
+                cart.save(update_fields=["orders"])
+        return [
+            PlacedOrder(id=order["id"], status=order["status"], raw=order, subscriptions=order["subscriptions"])
+            for order in cart.orders
+        ]
+
+
+_SOLD = {licence.catalog_item_id: licence for licence in LICENCES}
+_TERM_MONTHS = {"P1M": 1, "P1Y": 12, "P3Y": 36}
+
+
+def _line_problem(line: CartLine) -> str:
+    licence = _SOLD.get(line.catalog_item_id)
+    if licence is None:
+        return _("%(item)s: the catalogue item is not valid (code 10001).") % {"item": line.catalog_item_id}
+    if (line.term_duration, line.billing_cycle) not in licence.terms:
+        return _("%(item)s: this term and billing are not offered (code 10001).") % {"item": line.catalog_item_id}
+    if not licence.min_quantity <= line.quantity <= licence.max_quantity:
+        return _("%(item)s: the quantity must be between %(min)s and %(max)s.") % {
+            "item": line.catalog_item_id,
+            "min": licence.min_quantity,
+            "max": licence.max_quantity,
+        }
+    return ""
+
+
+def _simulated_order(customer_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """The order and subscriptions Partner Center makes at checkout: a 7-day window, every seat refundable."""
+    now = timezone.now()
+    order_id = str(uuid.uuid4())
+    subscriptions = []
+    for item in lines:
+        licence = _SOLD[item["catalogItemId"]]
+        end = now + timedelta(days=round(30.44 * _TERM_MONTHS[item["termDuration"]]))
+        subscriptions.append(
+            {
+                "id": str(uuid.uuid4()),
+                "offerId": item["catalogItemId"],
+                "friendlyName": licence.titles.get("en-US", item["catalogItemId"]),
+                "quantity": item["quantity"],
+                "creationDate": now.isoformat(),
+                "effectiveStartDate": now.isoformat(),
+                "commitmentEndDate": end.isoformat(),
+                "cancellationAllowedUntilDate": (now + timedelta(days=7)).isoformat(),
+                "status": "active",
+                "autoRenewEnabled": True,
+                "billingCycle": item["billingCycle"],
+                "termDuration": item["termDuration"],
+                "refundOptions": [{"type": "Full", "expiresAfter": "P1D"}, {"type": "Partial", "expiresAfter": "P7D"}],
+                "refundableQuantity": item["quantity"],
+                "orderId": order_id,
+            }
+        )
+    return {
+        "id": order_id,
+        "referenceCustomerId": customer_id,
+        "status": "completed",
+        "creationDate": now.isoformat(),
+        "lineItems": [
+            {"lineItemNumber": n, "offerId": s["offerId"], "subscriptionId": s["id"], "quantity": s["quantity"]}
+            for n, s in enumerate(subscriptions)
+        ],
+        "subscriptions": subscriptions,
+    }
