@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "portal.onboarding",
     "portal.agreements",
     "portal.provisioning",
+    "portal.catalog",
     "portal.notifications",
     "portal.worker",
     "portal.backoffice",
@@ -349,3 +350,7 @@ PARTNER_CENTER_REFRESH_TOKEN = env_str("PARTNER_CENTER_REFRESH_TOKEN", "")
 PARTNER_CENTER_TIMEOUT = float(env_str("PARTNER_CENTER_TIMEOUT", "20"))
 PARTNER_CENTER_MAX_RETRIES = int(env_str("PARTNER_CENTER_MAX_RETRIES", "4"))
 PARTNER_CENTER_MAX_WAIT = float(env_str("PARTNER_CENTER_MAX_WAIT", "60"))
+
+# The catalogue: read from the provisioner every day at CATALOG_SYNC_AT (HH:MM, TIME_ZONE), for this country.
+CATALOG_COUNTRY = env_str("CATALOG_COUNTRY", "BE").upper()
+CATALOG_SYNC_AT = env_str("CATALOG_SYNC_AT", "03:00")
