@@ -1,7 +1,7 @@
 """The catalogue: Microsoft's products, SKUs and availabilities synced daily in three languages, and the reseller's
 choice of what customers see, which survives Microsoft replacing an availability id."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -68,7 +68,7 @@ def billing_words(cycle: str) -> str:
 
 
 def term_words(duration: str, cycle: str) -> str:
-    """"1 year, billed monthly"."""
+    """A term in words: "1 year, billed monthly"."""
     return _("%(term)s, %(billing)s") % {"term": duration_words(duration), "billing": billing_words(cycle)}
 
 
