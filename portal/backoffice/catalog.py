@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal.accounts.decorators import staff_required
+from portal.accounts.models import User
 from portal.catalog.selectors import catalog_last_sync, catalog_rows
 from portal.catalog.services import catalog_sync_request, listing_save
 
@@ -31,6 +32,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_POST
 def catalog_listings(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)  # staff_required let only staff in
     changed = listing_save(visible=set(request.POST.getlist("visible")), by=request.user)
     if changed:
         messages.success(request, _("Saved: customers now see the products ticked below."))
@@ -42,6 +44,7 @@ def catalog_listings(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_POST
 def catalog_sync_now(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)  # staff_required let only staff in
     catalog_sync_request(by=request.user)
     messages.success(request, _("The catalogue sync is on its way: reload this page in a minute to see its outcome."))
     return redirect("backoffice:catalog")
