@@ -11,7 +11,11 @@ from tests.test_browser import browser, expect  # noqa: F401  (browser: the fixt
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SAVE = {"en": "Save what customers see", "nl": "Opslaan wat klanten zien", "fr": "Enregistrer ce que voient les clients"}
+SAVE = {
+    "en": "Save what customers see",
+    "nl": "Opslaan wat klanten zien",
+    "fr": "Enregistrer ce que voient les clients",
+}
 SYNC = {"en": "Sync now", "nl": "Nu synchroniseren", "fr": "Synchroniser maintenant"}
 DEFENDER = {
     "en": "Customers see Microsoft Defender for Business",
