@@ -36,6 +36,9 @@ Behaviour:
   resource as read, with the portal's fields replaced, and If-Match with the ETag it was read with; its
   request id derives from the customer, that ETag and the body. A 412 (the profile changed at Microsoft in
   between) raises PreconditionFailed, so that the caller reads it again and decides again.
+- The catalogue (GET /v1/products?country=&targetView=OnlineServices&targetSegment=commercial, each product's
+  /skus, each SKU's /availabilities) is read with X-Locale set to the locale asked for (en-US, nl-BE, fr-BE),
+  following `links.next` and its MS-ContinuationToken when Microsoft pages a collection.
 - 429, 408, 5xx, timeouts and network errors are retried after Retry-After or an exponential back-off;
   when attempts run out ProvisionerUnavailable is raised. A refused token (Entra ID answers e.g.
   invalid_grant for an expired or revoked refresh token) or a 401 / 403 from Partner Center becomes
