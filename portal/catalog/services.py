@@ -7,7 +7,8 @@ current) and kept, since orders may name it. A listing (the reseller's choice) b
 survives Microsoft replacing an availability id.
 
 New products arrive hidden: staff choose what customers see. The one exception is the very first sync of an
-empty catalogue, which lists every product, so that a new portal has a catalogue to show from the start.
+empty catalogue (until one sync has succeeded), which lists every product, so that a new portal has a
+catalogue to show from the start.
 """
 
 import logging
@@ -83,7 +84,9 @@ def catalog_sync(*, country: str = "", provisioner: Provisioner | None = None) -
     """
     country = (country or settings.CATALOG_COUNTRY).upper()
     run = CatalogSync.objects.create(country=country)
-    first_sync = not Product.objects.exists()
+    # Until one sync has succeeded the catalogue is new: every product arrives listed (a run that failed half-way
+    # does not make the next one hide what it did not reach).
+    first_sync = not CatalogSync.objects.filter(status=CatalogSync.Status.SUCCEEDED).exists()
     try:
         provisioner = provisioner or get_provisioner()
         products = _read_products(provisioner, country)
