@@ -15,6 +15,9 @@ from portal.provisioning.base import (
     Cart,
     CartLine,
     CartRefused,
+    CatalogAvailability,
+    CatalogProduct,
+    CatalogSku,
     Customer,
     CustomerProfile,
     PlacedOrder,
@@ -22,9 +25,19 @@ from portal.provisioning.base import (
     ProvisionerError,
     ProvisionerUnavailable,
     billing_profile_of,
+    catalog_availability_of,
+    catalog_product_of,
+    catalog_sku_of,
 )
 from portal.provisioning.models import SimulatedBillingProfile, SimulatedCart, SimulatedCustomer
-from portal.provisioning.simulated_catalog import LICENCES
+from portal.provisioning.simulated_catalog import (
+    LICENCES,
+    Licence,
+    availability_resource,
+    licence_of,
+    product_resource,
+    sku_resource,
+)
 
 
 def _new_etag() -> str:
@@ -147,6 +160,31 @@ class SimulatedProvisioner:
             stored.updated_at = timezone.now()
             stored.save(update_fields=["resource", "etag", "updated_at"])
         return self._as_billing_profile(stored)
+
+    def catalog_products(self, *, country: str, locale: str) -> list[CatalogProduct]:
+        self._pause()
+        return [catalog_product_of(product_resource(licence, locale=locale)) for licence in LICENCES]
+
+    def catalog_skus(self, *, product_id: str, country: str, locale: str) -> list[CatalogSku]:
+        licence = self._licence(product_id)
+        return [catalog_sku_of(sku_resource(licence, locale=locale), product_id=product_id)]
+
+    def catalog_availabilities(self, *, product_id: str, sku_id: str, country: str) -> list[CatalogAvailability]:
+        licence = self._licence(product_id)
+        if licence.sku_id != sku_id:
+            return []
+        resource = availability_resource(licence, country=country)
+        return [catalog_availability_of(resource, product_id=product_id, sku_id=sku_id)]
+
+    @staticmethod
+    def _licence(product_id: str) -> Licence:
+        licence = licence_of(product_id)
+        if licence is None:
+            raise ProvisionerError(
+                _("Microsoft's catalogue has no product %(product)s (simulated).") % {"product": product_id},
+                code="not_found",
+            )
+        return licence
 
     @staticmethod
     def _billing_profile(customer_id: str, *, lock: bool = False) -> SimulatedBillingProfile:
