@@ -7,6 +7,7 @@ from portal.accounts import views as account_views
 from portal.api.api import api
 from portal.companies import views as company_views
 from portal.core.languages import language_set
+from portal.licences import views as licence_views
 from portal.notifications import views as mailbox
 
 if settings.STAFF_REQUIRE_MFA:
@@ -39,6 +40,18 @@ urlpatterns = [
         "c/<int:company_id>/invitations/<int:invitation_id>/revoke/",
         company_views.invitation_revoke_view,
         name="invitation_revoke",
+    ),
+    # Licences: the catalogue, the cart, orders and approvals
+    path("c/<int:company_id>/catalog/", licence_views.catalog, name="licence_catalog"),
+    path("c/<int:company_id>/cart/", licence_views.cart, name="licence_cart"),
+    path("c/<int:company_id>/cart/add/", licence_views.cart_add, name="licence_cart_add"),
+    path("c/<int:company_id>/cart/review/", licence_views.review, name="licence_review"),
+    path("c/<int:company_id>/orders/", licence_views.orders, name="licence_orders"),
+    path("c/<int:company_id>/approvals/", licence_views.approvals, name="licence_approvals"),
+    path(
+        "c/<int:company_id>/approvals/<int:change_id>/",
+        licence_views.approval_decide,
+        name="licence_approval_decide",
     ),
     path("invitations/<str:token>/", company_views.invitation, name="invitation"),
     path("c/<int:company_id>/contacts/new/", company_views.contact_new, name="contact_new"),

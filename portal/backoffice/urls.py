@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.backoffice import catalog, views
+from portal.backoffice import catalog, licences, views
 
 app_name = "backoffice"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("catalog/", catalog.catalog, name="catalog"),
     path("catalog/listings/", catalog.catalog_listings, name="catalog_listings"),
     path("catalog/sync/", catalog.catalog_sync_now, name="catalog_sync"),
+    path("licence-changes/", licences.licence_changes, name="licence_changes"),
+    path("licence-changes/<int:change_id>/retry/", licences.licence_change_retry, name="licence_change_retry"),
     path("identity-changes/", views.identity_changes, name="identity_changes"),
     path("identity-changes/<int:change_id>/accept/", views.identity_change_accept_view, name="identity_change_accept"),
     path("identity-changes/<int:change_id>/refuse/", views.identity_change_refuse_view, name="identity_change_refuse"),

@@ -20,9 +20,11 @@ from django.utils.translation import ngettext
 
 from portal.catalog.models import Availability
 from portal.companies.models import Company
-from portal.licences.changes import ChangeRefused, event_add
+from portal.accounts.models import User
+from portal.licences.changes import Asked, ChangeRefused, change_request_create, event_add
 from portal.licences.models import ChangeRequest, Order, Subscription
 from portal.notifications.services import absolute_url, email_queue
+from portal.pricing.services import PriceOption, price_options
 from portal.provisioning.base import CartLine, PlacedOrder, get_provisioner
 from portal.provisioning.models import Tenant
 
@@ -96,6 +98,26 @@ def commitment_words(term_duration: str, billing_cycle: str, days: int) -> str:
     ) % {"length": length, "billing": billing.get(billing_cycle, billing_cycle), "window": window}
 
 
+def option_price(product_id: str, sku_id: str, duration: str, cycle: str, *, company: Company) -> PriceOption | None:
+    """The company's price of one term of a SKU today, if the price sheet has it."""
+    return next(
+        (
+            option
+            for option in price_options(product_id, sku_id, company=company)
+            if (option.term_duration, option.billing_cycle) == (duration, cycle)
+        ),
+        None,
+    )
+
+
+def purchase_amount(offer: Offer, duration: str, cycle: str, quantity: int, *, company: Company) -> tuple[Any, str]:
+    """What the purchase commits to, excluding VAT (the term's price for every seat), and its currency."""
+    price = option_price(offer.product_id, offer.sku_id, duration, cycle, company=company)
+    if price is None:
+        return None, ""
+    return price.term_price * quantity, price.currency
+
+
 def purchase_asked(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload of a purchase as stored: the API's fields, nothing else."""
     return {
@@ -106,9 +128,33 @@ def purchase_asked(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def purchase_check(change: ChangeRequest) -> None:
-    """Refuse what the catalogue does not sell now, before any call to Microsoft (422, with the reason)."""
-    asked = change.payload
+def purchase_request(
+    *, company: Company, by: User, role: str, asked: dict[str, Any], acknowledged_text: str
+) -> ChangeRequest:
+    """A member asks to buy: priced for the company (the amount decides auto-approval), then checked and stored."""
+    payload = purchase_asked(asked)
+    offer = offer_find(payload["catalog_item_id"])
+    amount, currency = None, ""
+    if offer is not None and isinstance(payload["quantity"], int):
+        amount, currency = purchase_amount(
+            offer, payload["term_duration"], payload["billing_cycle"], payload["quantity"], company=company
+        )
+    return change_request_create(
+        company=company,
+        by=by,
+        role=role,
+        asked=Asked(
+            kind=ChangeRequest.Kind.PURCHASE,
+            payload=payload,
+            amount=amount,
+            currency=currency,
+            acknowledged_text=acknowledged_text,
+        ),
+    )
+
+
+def line_check(asked: dict[str, Any]) -> Offer:
+    """A cart line the catalogue sells now (item, term and billing, seats), or ChangeRefused (422) saying why."""
     offer = offer_find(str(asked.get("catalog_item_id") or ""))
     if offer is None:
         raise ChangeRefused(
@@ -116,8 +162,7 @@ def purchase_check(change: ChangeRequest) -> None:
             % {"item": asked.get("catalog_item_id") or "—"},
             status=422,
         )
-    duration, cycle = asked.get("term_duration"), asked.get("billing_cycle")
-    if offer.term(str(duration), str(cycle)) is None:
+    if offer.term(str(asked.get("term_duration")), str(asked.get("billing_cycle"))) is None:
         offered = [commitment_words(t["duration"], t["billingCycle"], removal_days(t)) for t in offer.terms]
         raise ChangeRefused(_("This licence is not sold with that term and billing."), possible=offered, status=422)
     quantity = asked.get("quantity")
@@ -129,6 +174,12 @@ def purchase_check(change: ChangeRequest) -> None:
         raise ChangeRefused(
             _("At most %(max)s seats can be bought of this licence.") % {"max": offer.max_quantity}, status=422
         )
+    return offer
+
+
+def purchase_check(change: ChangeRequest) -> None:
+    """Refuse what the catalogue does not sell now, before any call to Microsoft, with the reason."""
+    line_check(change.payload)
     if not change.acknowledged_text:
         raise ChangeRefused(_("Tick the box to confirm you understand the commitment."), status=422)
     if _tenant(change.company) is None:
