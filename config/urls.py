@@ -43,6 +43,7 @@ urlpatterns = [
     ),
     # Licences: the catalogue, the cart, orders and approvals
     path("c/<int:company_id>/catalog/", licence_views.catalog, name="licence_catalog"),
+    path("c/<int:company_id>/prices/", licence_views.prices, name="licence_prices"),
     path("c/<int:company_id>/cart/", licence_views.cart, name="licence_cart"),
     path("c/<int:company_id>/cart/add/", licence_views.cart_add, name="licence_cart_add"),
     path("c/<int:company_id>/cart/review/", licence_views.review, name="licence_review"),

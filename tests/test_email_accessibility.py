@@ -16,6 +16,7 @@ from django.utils.functional import lazy
 from portal.accounts.models import User
 from portal.agreements.models import Agreement
 from portal.companies.models import Membership, ProfileChange
+from portal.licences.models import ChangeRequest, Subscription
 from portal.notifications.services import absolute_url, email_render
 from portal.onboarding.emails import email_context
 from portal.provisioning.models import Tenant
@@ -182,9 +183,33 @@ def account_contexts() -> dict[str, list[dict]]:
     }
 
 
+def licence_contexts() -> dict[str, list[dict]]:
+    """The licence e-mails: a purchase placed at Microsoft, and a change waiting for approval."""
+    company = unsaved_request(COMPANY).company
+    bill = User(email="bill@brightwave.example", first_name="Bill")
+    tess = User(email="tess@brightwave.example", first_name="Tess")
+    commitment = "12 months, billed monthly; seats can be removed only within 7 days of being added."
+    change = ChangeRequest(pk=12, kind="purchase", requested_by=tess, acknowledged_text=commitment)
+    subscription = Subscription(friendly_name="Microsoft 365 Business Basic", quantity=5)
+    return {
+        "licence-purchased": [
+            {
+                "user": bill,
+                "company": company,
+                "change": change,
+                "subscriptions": [subscription],
+                "orders_url": absolute_url("/c/7/orders/"),
+            }
+        ],
+        "licence-approval-needed": [
+            {"company": company, "change": change, "by": tess, "approvals_url": absolute_url("/c/7/approvals/")}
+        ],
+    }
+
+
 def contexts(kind: str) -> list[dict]:
     """The contexts `kind` is rendered with: what its call site in portal/ passes, once per branch with text."""
-    return {**request_contexts(), **account_contexts()}.get(kind, [])
+    return {**request_contexts(), **account_contexts(), **licence_contexts()}.get(kind, [])
 
 
 @pytest.fixture(scope="module")

@@ -247,3 +247,44 @@ def change_approve(request, company_id: int = CompanyId, change_id: int = Change
 def change_refuse(request, payload: schemas.ReasonIn, company_id: int = CompanyId, change_id: int = ChangeId):
     change = _decide(request, company_id, change_id, approve=False, reason=payload.reason)
     return {"id": change.pk, "status": change.status}
+
+
+class PriceOut(schemas.Schema):
+    product_id: str
+    sku_id: str
+    catalog_item_id: str
+    term_duration: str
+    billing_cycle: str
+    unit_price: Decimal = schemas.Field(description="One licence for the whole term, excluding VAT.")
+    monthly_price: Decimal
+    currency: str
+    next_unit_price: Decimal | None = schemas.Field(description="From next month, when next month's sheet changes it.")
+
+
+@router.get(
+    "/companies/{company_id}/prices",
+    response={200: list[PriceOut], **schemas.READ_ERRORS},
+    summary="The company's prices of every licence offered, per term (not for read-only members)",
+)
+def company_prices(request, company_id: int = CompanyId):
+    company, _role = company_for(request.auth, company_id, Action.VIEW_PRICES)
+    found = []
+    for product in catalog_listed(country=settings.CATALOG_COUNTRY, language="en"):
+        for sku in product.skus:
+            if not sku.is_purchasable:
+                continue
+            for price in price_options(product.product_id, sku.sku_id, company=company):
+                found.append(
+                    {
+                        "product_id": product.product_id,
+                        "sku_id": sku.sku_id,
+                        "catalog_item_id": sku.catalog_item_id,
+                        "term_duration": price.term_duration,
+                        "billing_cycle": price.billing_cycle,
+                        "unit_price": price.term_price,
+                        "monthly_price": price.monthly_price,
+                        "currency": price.currency,
+                        "next_unit_price": price.next_term_price,
+                    }
+                )
+    return found

@@ -112,6 +112,18 @@ def _line_of(catalog_item_id: str, term: str, quantity: int | None) -> dict[str,
     return {"catalog_item_id": catalog_item_id, "term_duration": duration, "billing_cycle": cycle, "quantity": quantity}
 
 
+@company_view(Action.VIEW_PRICES)
+def prices(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
+    """The company's price list: every licence's terms with its price for the term and per month."""
+    rows = [
+        {"product": product, "sku": sku, "terms": _priced_terms(product, sku, company, True)}
+        for product in catalog_listed(country=settings.CATALOG_COUNTRY, language=_language())
+        for sku in product.skus
+        if sku.is_purchasable
+    ]
+    return render(request, "licences/prices.html", {"company": company, "rows": rows, "allowed": allowed_actions(role)})
+
+
 @require_POST
 @company_view(Action.CHANGE_LICENCES)
 def cart_add(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
@@ -228,7 +240,15 @@ def review(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
             messages.success(request, _("Your order is placed: you can follow it here."))
             return redirect("licence_orders", company.pk)
     waits = not can(role, Action.APPROVE_LICENCES)
-    context = {"company": company, "role": role, "rows": rows, "form": form, "problems": problems, "waits": waits}
+    context = {
+        "company": company,
+        "role": role,
+        "rows": rows,
+        "form": form,
+        "problems": problems,
+        "waits": waits,
+        "allowed": allowed_actions(role),
+    }
     status = 422 if request.method == "POST" and (problems or form.errors) else 200
     return render(request, "licences/review.html", context, status=status)
 
@@ -269,7 +289,8 @@ def approvals(request: HttpRequest, company: Company, role: Role) -> HttpRespons
         }
         for change in waiting
     ]
-    return render(request, "licences/approvals.html", {"company": company, "role": role, "rows": rows})
+    context = {"company": company, "role": role, "rows": rows, "allowed": allowed_actions(role)}
+    return render(request, "licences/approvals.html", context)
 
 
 @require_POST
