@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "portal.onboarding",
     "portal.agreements",
     "portal.provisioning",
+    "portal.pricing",
     "portal.notifications",
     "portal.worker",
     "portal.backoffice",
@@ -339,6 +340,7 @@ MFA_ENROLMENT_LINK_EXPIRES_AFTER = env_duration("MFA_ENROLMENT_LINK_EXPIRES_AFTE
 PASSWORD_RESET_LINK_EXPIRES_AFTER = env_duration("PASSWORD_RESET_LINK_EXPIRES_AFTER", "1h")
 INVITATION_EXPIRES_AFTER = env_duration("INVITATION_EXPIRES_AFTER", "7d")
 PARTNER_CENTER_API_URL = env_str("PARTNER_CENTER_API_URL", "https://api.partnercenter.microsoft.com")
+PARTNER_CENTER_PRICES_URL = env_str("PARTNER_CENTER_PRICES_URL", "https://api.partner.microsoft.com")
 PARTNER_CENTER_TENANT_ID = env_str("PARTNER_CENTER_TENANT_ID", "")
 PARTNER_CENTER_TOKEN_URL = env_str(
     "PARTNER_CENTER_TOKEN_URL", "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
@@ -349,3 +351,7 @@ PARTNER_CENTER_REFRESH_TOKEN = env_str("PARTNER_CENTER_REFRESH_TOKEN", "")
 PARTNER_CENTER_TIMEOUT = float(env_str("PARTNER_CENTER_TIMEOUT", "20"))
 PARTNER_CENTER_MAX_RETRIES = int(env_str("PARTNER_CENTER_MAX_RETRIES", "4"))
 PARTNER_CENTER_MAX_WAIT = float(env_str("PARTNER_CENTER_MAX_WAIT", "60"))
+
+# Prices: Microsoft's licence-based price sheet of one market, in the partner's currency (portal.pricing).
+PRICE_SHEET_MARKET = env_str("PRICE_SHEET_MARKET", "BE")
+PRICE_CURRENCY = env_str("PRICE_CURRENCY", "EUR")

@@ -161,6 +161,10 @@ class BillingProfile:
         return resource
 
 
+PRICE_SHEET_VIEW = "updatedlicensebased"
+PRICE_SHEET_TIMELINES = ("current", "future")
+
+
 class Provisioner(Protocol):
     def domain_available(self, *, prefix: str) -> bool:
         """Is <prefix>.onmicrosoft.com free at Microsoft?"""
@@ -193,6 +197,13 @@ class Provisioner(Protocol):
 
         PreconditionFailed when it changed since: read it again and decide again. Returns the profile as stored,
         with its new ETag.
+        """
+        ...
+
+    def price_sheet(self, *, market: str, timeline: str) -> bytes:
+        """Microsoft's licence-based price sheet (view `updatedlicensebased`) of `market` as its CSV file.
+
+        `timeline` is "current" (this month's prices) or "future" (next month's, published about 30 days ahead).
         """
         ...
 

@@ -19,6 +19,7 @@ from portal.provisioning.base import (
     billing_profile_of,
 )
 from portal.provisioning.models import SimulatedBillingProfile, SimulatedCustomer
+from portal.provisioning.simulated_prices import simulated_price_sheet
 
 
 def _new_etag() -> str:
@@ -141,6 +142,10 @@ class SimulatedProvisioner:
             stored.updated_at = timezone.now()
             stored.save(update_fields=["resource", "etag", "updated_at"])
         return self._as_billing_profile(stored)
+
+    def price_sheet(self, *, market: str, timeline: str) -> bytes:
+        self._pause()
+        return simulated_price_sheet(market=market, timeline=timeline, today=timezone.localdate())
 
     @staticmethod
     def _billing_profile(customer_id: str, *, lock: bool = False) -> SimulatedBillingProfile:
