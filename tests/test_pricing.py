@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_tasks_db.models import DBTaskResult
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -281,8 +281,6 @@ def test_the_options_cost_two_queries(sheet, brightwave, django_assert_max_num_q
 
 
 def test_the_option_labels_are_translated(sheet):
-    from django.utils import translation
-
     with translation.override("nl"):
         assert [o.label for o in price_options(*BASIC, company=None, on=MARCH)] == [
             "Maandelijkse looptijd",
@@ -385,8 +383,9 @@ def test_the_monthly_job_imports_on_the_first_and_arms_the_next_month(worker, ti
         datetime(2026, 5, 1, 3, 0)
     )
     changes = price_changes_next_month(on=date(2026, 4, 1))
-    assert {(c.product_id, c.term) for c in changes} >= {("CFQ7TTC0LH16", "1 year, paid upfront")}
-    exchange = next(c for c in changes if c.product_id == "CFQ7TTC0LH16" and c.term == "1 year, paid upfront")
+    changed = {(c.product_id, c.term_duration, c.billing_plan): c for c in changes}
+    assert {product for product, _term, _plan in changed} == {"CFQ7TTC0LH16", "CFQ7TTC0LHSF"}
+    exchange = changed[("CFQ7TTC0LH16", "P1Y", "Annual")]
     assert (exchange.cost_now, exchange.cost_next) == (Decimal("44.4000"), Decimal("48.0000"))
 
 

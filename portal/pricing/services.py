@@ -213,7 +213,9 @@ class PriceChange:
     product_id: str
     sku_id: str
     title: str
-    term: str
+    term_duration: str
+    billing_plan: str
+    term: str  # in words
     currency: str
     cost_now: Decimal
     cost_next: Decimal
@@ -244,6 +246,8 @@ def price_changes_next_month(*, on: date | None = None) -> list[PriceChange]:
                 product_id=product_id,
                 sku_id=sku_id,
                 title=later.sku_title or later.product_title or product_id,
+                term_duration=term_duration,
+                billing_plan=billing_plan,
                 term=term_label(term_duration, billing_plan),
                 currency=later.currency,
                 cost_now=now.unit_price,
