@@ -275,7 +275,7 @@ def test_a_rule_starting_next_month_is_next_months_price(sheet, brightwave):
     assert (option.term_price, option.next_term_price) == (Decimal("80.64"), Decimal("67.20"))
 
 
-def test_the_options_cost_two_queries(sheet, brightwave, django_assert_max_num_queries):
+def test_the_options_cost_four_queries_whatever_the_terms(sheet, brightwave, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):  # the sheets in use (2), the rows, the rules
         assert len(price_options(*PREMIUM, company=brightwave, on=MARCH)) == 4
 
@@ -414,8 +414,9 @@ def staff(db, settings) -> Client:
     return client
 
 
-def test_only_staff_open_the_prices_page(db, settings):
+def test_only_staff_open_the_prices_page(db, settings, brightwave):
     settings.STAFF_REQUIRE_MFA = False
+    kept = rule("company", value="5", company=brightwave)
     client = Client()
     for path in ("/backoffice/prices/", "/backoffice/prices/rules/new/"):
         assert client.get(path)["Location"].startswith("/accounts/login/")
@@ -425,7 +426,11 @@ def test_only_staff_open_the_prices_page(db, settings):
         assert client.get(path).status_code == 404
     assert client.post("/backoffice/prices/import/").status_code == 404
     assert client.post("/backoffice/prices/rules/new/", {"kind": "erp"}).status_code == 404
-    assert not PriceRule.objects.exists() and not DBTaskResult.objects.exists()
+    assert client.get(f"/backoffice/prices/rules/{kept.pk}/").status_code == 404
+    assert client.post(f"/backoffice/prices/rules/{kept.pk}/", {"kind": "erp"}).status_code == 404
+    assert client.post(f"/backoffice/prices/rules/{kept.pk}/delete/").status_code == 404
+    assert list(PriceRule.objects.values_list("pk", "kind")) == [(kept.pk, "cost_plus_pct")]
+    assert not DBTaskResult.objects.exists()
 
 
 def test_staff_see_the_imports_the_rules_and_next_months_changes(staff, sheet, brightwave):

@@ -164,7 +164,7 @@ def price_options(
     """The terms offered for this SKU in the portal's order (month, year billed monthly, year upfront, three
     years), priced for `company` on `on`, with next month's price where next month's sheet changes it.
 
-    Two queries whatever the number of terms: the rows of the SKU, and the rules that may apply.
+    The same few queries whatever the number of terms: the sheets in use, the rows of the SKU, the rules.
     """
     on = on or timezone.localdate()
     next_month = month_first(on, ahead=1)
@@ -283,7 +283,7 @@ def price_rule_save(*, rule: PriceRule | None, scope: str, data: dict) -> PriceR
     rule.product_id = data.get("product_id") or ""
     rule.valid_from = data.get("valid_from")
     rule.valid_to = data.get("valid_to")
-    rule.full_clean(exclude=["company"])
+    rule.full_clean()
     rule.save()
     return rule
 
