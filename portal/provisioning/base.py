@@ -275,6 +275,8 @@ def catalog_availability_of(resource: dict[str, Any], *, product_id: str, sku_id
         terms=tuple(term for term in resource.get("terms") or [] if isinstance(term, dict)),
         raw=resource,
     )
+
+
 PRICE_SHEET_VIEW = "updatedlicensebased"
 PRICE_SHEET_TIMELINES = ("current", "future")
 
@@ -324,6 +326,8 @@ class Provisioner(Protocol):
 
     def catalog_availabilities(self, *, product_id: str, sku_id: str, country: str) -> list[CatalogAvailability]:
         """What can be bought of the SKU in `country` now, with its terms and catalogItemId."""
+        ...
+
     def price_sheet(self, *, market: str, timeline: str) -> bytes:
         """Microsoft's licence-based price sheet (view `updatedlicensebased`) of `market` as its CSV file.
 

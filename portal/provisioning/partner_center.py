@@ -356,6 +356,7 @@ class PartnerCenterProvisioner:
             doing=f"list the availabilities of {product_id}:{sku_id} for {country}",
         )
         return [catalog_availability_of(item, product_id=product_id, sku_id=sku_id) for item in items]
+
     def price_sheet(self, *, market: str, timeline: str) -> bytes:
         sheet = f"pricesheets(Market='{urllib.parse.quote(market)}',PricesheetView='{PRICE_SHEET_VIEW}')"
         path = f"/v1.0/sales/{sheet}/$value?" + urllib.parse.urlencode({"timeline": timeline})

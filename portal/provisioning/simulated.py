@@ -181,6 +181,7 @@ class SimulatedProvisioner:
                 code="not_found",
             )
         return licence
+
     def price_sheet(self, *, market: str, timeline: str) -> bytes:
         self._pause()
         return simulated_price_sheet(market=market, timeline=timeline, today=timezone.localdate())
