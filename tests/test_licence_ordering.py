@@ -252,9 +252,7 @@ def test_a_429_with_retry_after_is_waited_out(shop, fake_partner_center, worker,
     }
 
 
-def test_a_worker_killed_after_microsoft_accepted_the_checkout_leaves_one_order(
-    shop, fake_partner_center, smtp_server
-):
+def test_a_worker_killed_after_microsoft_accepted_the_checkout_leaves_one_order(shop, fake_partner_center, smtp_server):
     """SIGKILL between the checkout's answer and our commit: the next worker checks out the same cart with the same
     MS-RequestId, and Microsoft holds one order."""
     company, customer_id, people = shop
@@ -314,7 +312,9 @@ def test_read_only_members_see_no_price_in_pages_or_api(shop):
     products = readonly.get("/api/v1/catalog/products").json()
     options = [o for p in products for s in p["skus"] for o in s["options"]]
     assert options and all(o["unit_price"] is None and o["currency"] is None for o in options)
-    priced_options = [o for p in billing.get("/api/v1/catalog/products").json() for s in p["skus"] for o in s["options"]]
+    priced_options = [
+        o for p in billing.get("/api/v1/catalog/products").json() for s in p["skus"] for o in s["options"]
+    ]
     assert any(o["unit_price"] for o in priced_options)
     assert readonly.get(f"/c/{company.pk}/cart/").status_code == 403
     asked = api_post(readonly, f"/api/v1/companies/{company.pk}/change-requests", purchase(item_of(BASIC)))

@@ -114,7 +114,10 @@ def catalog_products(request, company_id: int | None = None):
             if not sku.is_purchasable:
                 continue
             prices = (
-                {(p.term_duration, p.billing_cycle): p for p in price_options(product.product_id, sku.sku_id, company=priced)}
+                {
+                    (p.term_duration, p.billing_cycle): p
+                    for p in price_options(product.product_id, sku.sku_id, company=priced)
+                }
                 if priced is not None
                 else {}
             )

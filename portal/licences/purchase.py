@@ -18,9 +18,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from portal.accounts.models import User
 from portal.catalog.models import Availability
 from portal.companies.models import Company
-from portal.accounts.models import User
 from portal.licences.changes import Asked, ChangeRefused, change_request_create, event_add
 from portal.licences.models import ChangeRequest, Order, Subscription
 from portal.notifications.services import absolute_url, email_queue

@@ -58,7 +58,8 @@ def _priced_terms(product: ProductRow, sku: SkuRow, company: Company, show_price
     prices: dict[tuple[str, str], PriceOption] = {}
     if show_prices:
         prices = {
-            (p.term_duration, p.billing_cycle): p for p in price_options(product.product_id, sku.sku_id, company=company)
+            (p.term_duration, p.billing_cycle): p
+            for p in price_options(product.product_id, sku.sku_id, company=company)
         }
     language = _language()
     rows = []
@@ -91,7 +92,10 @@ def _catalog_page(request: HttpRequest, company: Company, role: Role, bound: Car
             form = (
                 bound
                 if bound is not None and bound.prefix == prefix
-                else CartAddForm(prefix=prefix, initial={"catalog_item_id": sku.catalog_item_id, "term": terms[0].value if terms else ""})
+                else CartAddForm(
+                    prefix=prefix,
+                    initial={"catalog_item_id": sku.catalog_item_id, "term": terms[0].value if terms else ""},
+                )
             )
             skus.append({"sku": sku, "terms": terms, "form": form})
         if skus:
@@ -177,14 +181,20 @@ def _cart_rows(request: HttpRequest, company: Company, role: Role, bound: dict[i
         else:
             term = offer.term(line["term_duration"], line["billing_cycle"])
             commitment = commitment_words(line["term_duration"], line["billing_cycle"], removal_days(term))
-            price = option_price(offer.product_id, offer.sku_id, line["term_duration"], line["billing_cycle"], company=company)
+            price = option_price(
+                offer.product_id, offer.sku_id, line["term_duration"], line["billing_cycle"], company=company
+            )
             amount = (
                 money(price.term_price * line["quantity"], price.currency, _language())
                 if price and can(role, Action.VIEW_PRICES)
                 else ""
             )
         form = bound.get(number) or CartQuantityForm(prefix=f"line{number}", initial={"quantity": line["quantity"]})
-        rows.append(CartRow(number, line, titles.get(line["catalog_item_id"], line["catalog_item_id"]), commitment, amount, form))
+        rows.append(
+            CartRow(
+                number, line, titles.get(line["catalog_item_id"], line["catalog_item_id"]), commitment, amount, form
+            )
+        )
     return rows
 
 
@@ -314,4 +324,3 @@ def approval_decide(request: HttpRequest, company: Company, role: Role, change_i
     else:
         messages.success(request, _("Approved: it is being sent to Microsoft.") if approve else _("Refused."))
     return redirect("licence_approvals", company.pk)
-

@@ -277,6 +277,9 @@ def catalog_availability_of(resource: dict[str, Any], *, product_id: str, sku_id
     )
 
 
+PRICE_SHEET_VIEW = "updatedlicensebased"
+PRICE_SHEET_TIMELINES = ("current", "future")
+
 # Licences: carts and orders under New Commerce (POST /v1/customers/{id}/carts, then …/carts/{id}/checkout).
 
 
@@ -359,6 +362,12 @@ class Provisioner(Protocol):
     def catalog_availabilities(self, *, product_id: str, sku_id: str, country: str) -> list[CatalogAvailability]:
         """What can be bought of the SKU in `country` now, with its terms and catalogItemId."""
         ...
+
+    def price_sheet(self, *, market: str, timeline: str) -> bytes:
+        """Microsoft's licence-based price sheet (view `updatedlicensebased`) of `market` as its CSV file.
+
+        `timeline` is "current" (this month's prices) or "future" (next month's, published about 30 days ahead).
+        """
 
     def cart_create(self, *, customer_id: str, lines: list[CartLine], request_id: str) -> Cart:
         """Create a cart for the customer; the same request id answers the same cart. CartRefused for a line
