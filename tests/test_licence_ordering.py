@@ -192,7 +192,7 @@ def test_a_technical_members_purchase_waits_a_billing_member_approves_it_and_a_r
 def test_bad_purchases_are_refused_before_any_call_to_microsoft(shop, fake_partner_center, body, words):
     company, _customer, people = shop
     answer = api_post(
-        signed_in(people["billing"]),
+        signed_in(people["admin"]),
         f"/api/v1/companies/{company.pk}/change-requests",
         purchase(item_of(BASIC), **body),
     )

@@ -11,9 +11,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from portal.accounts.models import User
 from portal.api.api import api
+from portal.catalog.services import catalog_sync
 from portal.companies.models import Company, Contact, Membership
 from portal.companies.permissions import PERMISSIONS, Action, Role
 from portal.companies.services import identity_change_request, invitation_send
+from portal.licences.purchase import purchase_request
+from portal.provisioning.models import Tenant
+from portal.provisioning.simulated_catalog import LICENCES
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +39,15 @@ PROFILE = {
     "website": "https://brightwave.example",
 }
 IDENTITY = {"legal_name": "Brightwave Data BV", "vat_number": "BE0202239951"}
+BASIC = next(licence for licence in LICENCES if licence.product_id == "CFQ7TTC0LH18").catalog_item_id
+PURCHASE = {
+    "kind": "purchase",
+    "catalog_item_id": BASIC,
+    "quantity": 2,
+    "term_duration": "P1Y",
+    "billing_cycle": "monthly",
+    "acknowledged": True,
+}
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,14 @@ ATTEMPTS = [
     Attempt(Action.MANAGE_MEMBERS, "DELETE", "/api/v1/companies/{company}/invitations/{invitation}"),
     Attempt(Action.MANAGE_MEMBERS, "POST", "/c/{company}/two-step/", {}),
     Attempt(Action.MANAGE_MEMBERS, "PATCH", "/api/v1/companies/{company}", {"require_mfa": False}),
+    # Licences
+    Attempt(Action.CHANGE_LICENCES, "GET", "/c/{company}/cart/"),
+    Attempt(Action.CHANGE_LICENCES, "POST", "/api/v1/companies/{company}/change-requests", PURCHASE),
+    Attempt(Action.APPROVE_LICENCES, "GET", "/c/{company}/approvals/"),
+    Attempt(Action.APPROVE_LICENCES, "POST", "/c/{company}/approvals/{licence_change}/", {"approve": "1"}),
+    Attempt(Action.APPROVE_LICENCES, "POST", "/api/v1/companies/{company}/change-requests/{licence_change}/approve"),
+    Attempt(Action.VIEW_PRICES, "GET", "/c/{company}/prices/"),
+    Attempt(Action.VIEW_PRICES, "GET", "/api/v1/companies/{company}/prices"),
 ]
 
 
@@ -114,7 +135,16 @@ def brightwave(submitted, role: Role) -> World:
         company=company, first_name="Cleo", last_name="Extra", email="cleo@brightwave.example", phone="+3292223344"
     )
     invitation = invitation_send(company_id=company.pk, email="ian@brightwave.example", role="technical", by=admin)
-    return World(company, user, {"member": member.pk, "contact": contact.pk, "invitation": invitation.pk})
+    # Licences: a tenant, the (simulated) catalogue, and a purchase Mia asked for, waiting for approval
+    Tenant.objects.create(
+        request=submitted, company=company, customer_id="walk-customer", domain="walk.onmicrosoft.com"
+    )
+    catalog_sync(country="BE")
+    waiting = purchase_request(
+        company=company, by=mia, role=Role.TECHNICAL, asked=PURCHASE, acknowledged_text="12 months, billed monthly"
+    )
+    ids = {"member": member.pk, "contact": contact.pk, "invitation": invitation.pk, "licence_change": waiting.pk}
+    return World(company, user, ids)
 
 
 def send(client: Client, method: str, path: str, body: dict | None):

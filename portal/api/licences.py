@@ -58,7 +58,9 @@ class ProductOut(schemas.Schema):
 
 
 class ChangeIn(schemas.Schema):
-    kind: KindName
+    kind: schemas.ShortText | None = schemas.Field(
+        None, description="Required: purchase, add_seats, remove_seats, cancel, auto_renew or schedule."
+    )
     catalog_item_id: schemas.ShortText | None = None
     quantity: int | None = schemas.Field(None, ge=0, le=1_000_000)
     term_duration: schemas.ShortText | None = None
@@ -68,6 +70,10 @@ class ChangeIn(schemas.Schema):
     )
     subscription_id: int | None = schemas.Field(None, ge=1, le=2**63 - 1)
     auto_renew: bool | None = None
+
+
+class RefuseIn(schemas.Schema):
+    reason: schemas.Text = schemas.Field("", description="Why it is refused (required; the requester reads it).")
 
 
 class ChangeAccepted(schemas.Schema):
@@ -158,6 +164,8 @@ def _refused(error: ChangeRefused) -> HttpError:
 )
 def change_create(request, payload: ChangeIn, company_id: int = CompanyId):
     company, role = company_for(request.auth, company_id, Action.CHANGE_LICENCES)
+    if payload.kind not in ChangeRequest.Kind.values:
+        raise HttpError(422, _("Say which kind of change: purchase, add_seats, remove_seats, cancel or auto_renew."))
     try:
         if payload.kind == ChangeRequest.Kind.PURCHASE:
             change = _purchase(request.auth, company, role, payload)
@@ -190,7 +198,10 @@ def _subscription_change(user: User, company: Company, role: str, payload: Chang
         raise Http404(_("No such subscription of this company."))
     asked = payload.model_dump(include={"quantity", "auto_renew"}, exclude_none=True)
     return change_request_create(
-        company=company, by=user, role=role, asked=Asked(kind=payload.kind, payload=asked, subscription=subscription)
+        company=company,
+        by=user,
+        role=role,
+        asked=Asked(kind=str(payload.kind), payload=asked, subscription=subscription),
     )
 
 
@@ -247,7 +258,10 @@ def change_approve(request, company_id: int = CompanyId, change_id: int = Change
     response={200: ChangeAccepted, **schemas.CHANGE_ERRORS},
     summary="Refuse a change a technical member asked for, saying why: it is never sent",
 )
-def change_refuse(request, payload: schemas.ReasonIn, company_id: int = CompanyId, change_id: int = ChangeId):
+def change_refuse(request, payload: RefuseIn, company_id: int = CompanyId, change_id: int = ChangeId):
+    if not payload.reason.strip():
+        company_for(request.auth, company_id, Action.APPROVE_LICENCES)
+        raise HttpError(422, _("Say why the change is refused."))
     change = _decide(request, company_id, change_id, approve=False, reason=payload.reason)
     return {"id": change.pk, "status": change.status}
 

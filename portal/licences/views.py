@@ -16,6 +16,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from portal.accounts.models import User
 from portal.catalog.selectors import ProductRow, SkuRow, catalog_listed
 from portal.companies.models import Company
 from portal.companies.permissions import Action, Role, allowed_actions, can
@@ -31,6 +32,11 @@ Status = ChangeRequest.Status
 
 def _language() -> str:
     return (translation.get_language() or "en")[:2]
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # company_view signs in first
+    return request.user
 
 
 def _cart_key(company: Company) -> str:
@@ -233,14 +239,14 @@ def cart(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
 def review(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
     """The last step: each line's commitment stated in words, and a tick box; then one change request per line."""
     rows = _cart_rows(request, company, role, {})
-    form = ReviewForm(request.POST or None)
+    form = ReviewForm(request.POST if request.method == "POST" else None)
     problems: list[str] = []
     if request.method == "POST" and rows and form.is_valid():
         kept = []
         for row in rows:
             try:
                 purchase_request(
-                    company=company, by=request.user, role=role, asked=row.line, acknowledged_text=row.commitment
+                    company=company, by=_user(request), role=role, asked=row.line, acknowledged_text=row.commitment
                 )
             except ChangeRefused as refused:
                 problems.append(f"{row.title}: {refused}")
@@ -307,6 +313,8 @@ def approvals(request: HttpRequest, company: Company, role: Role) -> HttpRespons
 @company_view(Action.APPROVE_LICENCES)
 def approval_decide(request: HttpRequest, company: Company, role: Role, change_id: int) -> HttpResponse:
     """Approve (checked again, then sent to Microsoft) or refuse with a reason (never sent)."""
+    if not ChangeRequest.objects.filter(company=company, pk=change_id).exists():
+        raise Http404(_("No such change of this company."))
     approve = "approve" in request.POST
     reason = ""
     if not approve:
@@ -316,7 +324,7 @@ def approval_decide(request: HttpRequest, company: Company, role: Role, change_i
             return redirect("licence_approvals", company.pk)
         reason = form.cleaned_data["reason"]
     try:
-        change_decide(change_id=change_id, company=company, by=request.user, approve=approve, reason=reason)
+        change_decide(change_id=change_id, company=company, by=_user(request), approve=approve, reason=reason)
     except ChangeRequest.DoesNotExist:
         raise Http404(_("No such change of this company.")) from None
     except (ChangeRefused, IllegalChangeMove) as refused:

@@ -389,7 +389,7 @@ class PartnerCenterProvisioner:
     # Licences: carts and orders
 
     def cart_create(self, *, customer_id: str, lines: list[CartLine], request_id: str) -> Cart:
-        body = {
+        body: dict[str, Any] = {
             "lineItems": [
                 {
                     "id": number,
