@@ -260,7 +260,8 @@ def change_approve(request, company_id: int = CompanyId, change_id: int = Change
 )
 def change_refuse(request, payload: RefuseIn, company_id: int = CompanyId, change_id: int = ChangeId):
     if not payload.reason.strip():
-        company_for(request.auth, company_id, Action.APPROVE_LICENCES)
+        company, _role = company_for(request.auth, company_id, Action.APPROVE_LICENCES)
+        _change(company, change_id)
         raise HttpError(422, _("Say why the change is refused."))
     change = _decide(request, company_id, change_id, approve=False, reason=payload.reason)
     return {"id": change.pk, "status": change.status}
