@@ -23,6 +23,9 @@ class Action(StrEnum):
     REQUEST_IDENTITY_CHANGE = "company.request_identity_change"  # legal name, VAT number: staff decide
     MANAGE_CONTACTS = "contacts.manage"  # add, edit, remove contacts
     MANAGE_MEMBERS = "members.manage"  # invitations, roles, removal, the company's two-step rule
+    CHANGE_LICENCES = "licences.change"  # buy, add or remove seats, cancel, auto-renew: technical waits for approval
+    APPROVE_LICENCES = "licences.approve"  # approve or refuse a change a technical member asked for
+    VIEW_PRICES = "licences.view_prices"  # prices and amounts; read-only members see seats and dates only
 
 
 EVERY_ROLE = frozenset(Role)
@@ -32,6 +35,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.REQUEST_IDENTITY_CHANGE: frozenset({Role.ADMIN, Role.BILLING}),
     Action.MANAGE_CONTACTS: frozenset({Role.ADMIN}),
     Action.MANAGE_MEMBERS: frozenset({Role.ADMIN}),
+    Action.CHANGE_LICENCES: frozenset({Role.ADMIN, Role.BILLING, Role.TECHNICAL}),
+    Action.APPROVE_LICENCES: frozenset({Role.ADMIN, Role.BILLING}),
+    Action.VIEW_PRICES: frozenset({Role.ADMIN, Role.BILLING, Role.TECHNICAL}),
 }
 
 
