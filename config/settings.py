@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "portal.onboarding",
     "portal.agreements",
     "portal.provisioning",
+    "portal.catalog",
     "portal.licences",
     "portal.notifications",
     "portal.worker",
@@ -350,3 +351,10 @@ PARTNER_CENTER_REFRESH_TOKEN = env_str("PARTNER_CENTER_REFRESH_TOKEN", "")
 PARTNER_CENTER_TIMEOUT = float(env_str("PARTNER_CENTER_TIMEOUT", "20"))
 PARTNER_CENTER_MAX_RETRIES = int(env_str("PARTNER_CENTER_MAX_RETRIES", "4"))
 PARTNER_CENTER_MAX_WAIT = float(env_str("PARTNER_CENTER_MAX_WAIT", "60"))
+
+# The catalogue: read from the provisioner every day at CATALOG_SYNC_AT (HH:MM, TIME_ZONE), for this country.
+CATALOG_COUNTRY = env_str("CATALOG_COUNTRY", "BE").upper()
+CATALOG_SYNC_AT = env_str("CATALOG_SYNC_AT", "03:00")
+_sync_hour, _, _sync_minute = CATALOG_SYNC_AT.partition(":")
+if not (_sync_hour.isdigit() and _sync_minute.isdigit() and int(_sync_hour) < 24 and int(_sync_minute) < 60):
+    raise ImproperlyConfigured(f"CATALOG_SYNC_AT must be a time of day as HH:MM, not {CATALOG_SYNC_AT!r}.")

@@ -26,6 +26,17 @@ settings at it, selects PROVISIONER="partner_center", and yields the FakePartner
                                     the same change, made just before the next PUT of that profile is handled
                                     (the PUT then carries a stale If-Match and is answered 412)
 
+    fake.catalog                    the catalogue: {(product_id, sku_id): Licence}, seeded with the simulated one
+    fake.availability_ids           the current availability id of each (product_id, sku_id)
+    fake.catalog_page_size          caps the page size of GET /v1/products (forces paging through links.next)
+    fake.rotate_availability(product_id)  Microsoft replaces the SKU's availability: a new id and catalogItemId
+                                    for the same product, SKU and terms; returns the new catalogItemId
+    fake.withdraw_product(product_id)     the product is no longer offered
+
+The catalogue: GET /v1/products?country=&targetView=OnlineServices[&targetSegment=commercial],
+GET /v1/products/{id}/skus?country=, GET /v1/products/{id}/skus/{id}/availabilities?country=; titles and
+descriptions in the X-Locale asked for (en-US, nl-BE, fr-BE; anything else: en-US). Without country: 400.
+
 GET /v1/customers/{id}/profiles/billing answers the profile with its ETag in attributes.etag; PUT takes the whole
 resource and needs If-Match with the current ETag: without it 400, with another 412; every change gets a new ETag.
 
@@ -61,6 +72,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from portal.provisioning.base import provisioner_reset
+from portal.provisioning.simulated_catalog import (
+    LICENCES,
+    Licence,
+    availability_resource,
+    product_resource,
+    sku_resource,
+)
 
 API_SCOPE = "https://api.partnercenter.microsoft.com/.default"
 MCA_TEMPLATE_ID = "117a77b0-9360-443b-8795-c6dedc750cf9"
@@ -156,6 +174,10 @@ class FakePartnerCenter:
         self._tokens_revoked = False
         self._api_refusal: int | None = None
         self._before_billing_put: dict[str, dict[str, str]] = {}
+        self.catalog: dict[tuple[str, str], Licence] = {(c.product_id, c.sku_id): c for c in LICENCES}
+        self.availability_ids: dict[tuple[str, str], str] = {key: c.availability_id for key, c in self.catalog.items()}
+        self.catalog_page_size = 100
+        self._catalog_pages: dict[str, int] = {}
         self.customer_created = threading.Event()
         self.hold_answer_after_create: threading.Event | None = None
         self.subscriptions: dict[str, dict[str, dict]] = {}
@@ -253,6 +275,19 @@ class FakePartnerCenter:
         with self.lock:
             self._before_billing_put[customer_id] = changes
 
+    def rotate_availability(self, product_id: str) -> str:
+        """Microsoft replaces the availability of the product's SKU: same terms, a new id. The new catalogItemId."""
+        with self.lock:
+            key = next(key for key in self.catalog if key[0] == product_id)
+            new_id = "CFQ7TTC0" + "".join(secrets.choice("BCDFGHJKLMNPQRSTVWXZ0123456789") for _ in range(4))
+            self.availability_ids[key] = new_id
+        return f"{key[0]}:{key[1]}:{new_id}"
+
+    def withdraw_product(self, product_id: str) -> None:
+        with self.lock:
+            for key in [key for key in self.catalog if key[0] == product_id]:
+                del self.catalog[key]
+
     def _customer_by_id(self, customer_id: str) -> dict:
         """Call with the lock held."""
         return next(c for c in self.customers if c["id"] == customer_id)
@@ -333,6 +368,12 @@ class FakePartnerCenter:
                 return self._idempotent(request, lambda r: self._put_billing_profile(r, customer_id))
             case _, ["customers", customer_id, "subscriptions", *rest]:
                 return self._route_subscriptions(request, customer_id, rest)
+            case "GET", ["products"]:
+                return self._products(request)
+            case "GET", ["products", product_id, "skus"]:
+                return self._skus(request, product_id)
+            case "GET", ["products", product_id, "skus", sku_id, "availabilities"]:
+                return self._availabilities(request, product_id, sku_id)
         return _error(404, "1000", "Not found")
 
     # Entra ID
@@ -640,6 +681,81 @@ class FakePartnerCenter:
             }
             customer["billingProfile"] = stored
             return Answer(200, copy.deepcopy(stored))
+
+    # The catalogue
+
+    @staticmethod
+    def _catalog_query(request: Recorded) -> tuple[str, str, Answer | None]:
+        """The country and locale a catalogue call asks for, or the 400 Microsoft answers without a country."""
+        country = request.query.get("country", [""])[0].strip().upper()
+        if not country:
+            return "", "", _error(400, "3000", "Invalid property: country is required")
+        locale = request.headers.get("x-locale", "en-US")
+        return country, locale, None
+
+    @staticmethod
+    def _collection(items: list[dict], links: dict | None = None) -> Answer:
+        body = {"totalCount": len(items), "items": items, "attributes": {"objectType": "Collection"}}
+        if links:
+            body["links"] = links
+        return Answer(200, body)
+
+    def _products(self, request: Recorded) -> Answer:
+        country, locale, refused = self._catalog_query(request)
+        if refused is not None:
+            return refused
+        view = request.query.get("targetView", [""])[0]
+        if not view:
+            return _error(400, "3000", "Invalid property: targetView is required")
+        segment = request.query.get("targetSegment", ["commercial"])[0]
+        with self.lock:
+            offered = (
+                []
+                if view.lower() != "onlineservices" or segment.lower() != "commercial"
+                else list(self.catalog.values())
+            )
+            token = request.headers.get("ms-continuationtoken", "")
+            offset = self._catalog_pages.pop(token, 0) if token else 0
+            page = offered[offset : offset + self.catalog_page_size]
+            links = None
+            if offset + self.catalog_page_size < len(offered):
+                following = secrets.token_urlsafe(12)
+                self._catalog_pages[following] = offset + self.catalog_page_size
+                links = {
+                    "next": {
+                        "uri": f"/products?country={country}&targetView={view}&seek_operation=next",
+                        "method": "GET",
+                        "headers": [{"key": "MS-ContinuationToken", "value": following}],
+                    }
+                }
+        return self._collection([product_resource(licence, locale=locale) for licence in page], links)
+
+    def _licence(self, product_id: str, sku_id: str | None = None) -> Licence | None:
+        with self.lock:
+            return next(
+                (c for (p, s), c in self.catalog.items() if p == product_id and sku_id in (None, s)),
+                None,
+            )
+
+    def _skus(self, request: Recorded, product_id: str) -> Answer:
+        _country, locale, refused = self._catalog_query(request)
+        if refused is not None:
+            return refused
+        licence = self._licence(product_id)
+        if licence is None:
+            return _error(404, "400013", f"Product {product_id} was not found.")
+        return self._collection([sku_resource(licence, locale=locale)])
+
+    def _availabilities(self, request: Recorded, product_id: str, sku_id: str) -> Answer:
+        country, _locale, refused = self._catalog_query(request)
+        if refused is not None:
+            return refused
+        licence = self._licence(product_id, sku_id)
+        if licence is None:
+            return _error(404, "400018", f"Sku {product_id}:{sku_id} was not found.")
+        with self.lock:
+            availability_id = self.availability_ids[(product_id, sku_id)]
+        return self._collection([availability_resource(licence, country=country, availability_id=availability_id)])
 
     def _agreement_metadata(self, request: Recorded) -> Answer:
         wanted = request.query.get("agreementType", ["MicrosoftCloudAgreement"])[0]

@@ -93,7 +93,9 @@ def test_dates_and_terms_in_dutch_and_french(bought):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_seats_are_removed_only_up_to_the_refundable_quantity_inside_the_window(bought, ada, fake_partner_center, worker):
+def test_seats_are_removed_only_up_to_the_refundable_quantity_inside_the_window(
+    bought, ada, fake_partner_center, worker
+):
     answer = ada.post(detail(bought), {"action": "remove", "remove-quantity": 6})
     assert "Brightwave" not in answer.content.decode() or answer.status_code == 200
     assert "needs at least 1 seat" in answer.content.decode()
@@ -202,7 +204,10 @@ def test_microsoft_refuses_what_new_commerce_does_not_allow(bought, fake_partner
         )
     with pytest.raises(ProvisionerError, match="Cancellation is not allowed"):
         provisioner.subscription_patch(
-            customer_id=CUSTOMER, subscription_id=bought.pc_id, resource={**current, "status": "deleted"}, request_id="r2"
+            customer_id=CUSTOMER,
+            subscription_id=bought.pc_id,
+            resource={**current, "status": "deleted"},
+            request_id="r2",
         )
     with pytest.raises(ProvisionerError, match="only when autoRenewEnabled"):
         provisioner.subscription_patch(
@@ -216,7 +221,11 @@ def test_microsoft_refuses_what_new_commerce_does_not_allow(bought, fake_partner
 def test_the_simulated_provisioner_applies_the_same_rules_in_the_database(tenant, time_machine):
     time_machine.move_to(BOUGHT, tick=False)
     resource = subscription_resource(
-        subscription_id="sim-1", catalog_item_id="CFQ7TTC0LH18:0001:CFQ7TTC0K5DM", title="Basic", quantity=5, start=BOUGHT
+        subscription_id="sim-1",
+        catalog_item_id="CFQ7TTC0LH18:0001:CFQ7TTC0K5DM",
+        title="Basic",
+        quantity=5,
+        start=BOUGHT,
     )
     simulated_subscription_add(customer_id=CUSTOMER, resource=resource)
     provisioner = get_provisioner()

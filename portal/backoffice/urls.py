@@ -1,12 +1,15 @@
 from django.urls import path
 
-from portal.backoffice import views
+from portal.backoffice import catalog, views
 
 app_name = "backoffice"
 
 urlpatterns = [
     path("", views.pipeline, name="pipeline"),
     path("sign-in-lockouts/", views.lockouts, name="lockouts"),
+    path("catalog/", catalog.catalog, name="catalog"),
+    path("catalog/listings/", catalog.catalog_listings, name="catalog_listings"),
+    path("catalog/sync/", catalog.catalog_sync_now, name="catalog_sync"),
     path("identity-changes/", views.identity_changes, name="identity_changes"),
     path("identity-changes/<int:change_id>/accept/", views.identity_change_accept_view, name="identity_change_accept"),
     path("identity-changes/<int:change_id>/refuse/", views.identity_change_refuse_view, name="identity_change_refuse"),

@@ -161,6 +161,122 @@ class BillingProfile:
         return resource
 
 
+# The catalogue's languages: the portal's language code and the X-Locale Partner Center localizes titles by.
+CATALOG_LOCALES = {"en": "en-US", "nl": "nl-BE", "fr": "fr-BE"}
+CATALOG_TARGET_VIEW = "OnlineServices"  # New Commerce licence-based offers
+CATALOG_SEGMENT = "commercial"
+
+
+@dataclass(frozen=True)
+class CatalogProduct:
+    """A product of Microsoft's catalogue (GET /v1/products), its title and description in one locale."""
+
+    product_id: str
+    title: str
+    description: str
+    product_type: str
+    publisher: str
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CatalogSku:
+    """A SKU of a product (GET /v1/products/{id}/skus), in one locale."""
+
+    product_id: str
+    sku_id: str
+    title: str
+    description: str
+    min_quantity: int
+    max_quantity: int
+    is_trial: bool
+    billing_cycles: tuple[str, ...]
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CatalogAvailability:
+    """What can be bought of a SKU in a country, and on which terms (GET …/skus/{id}/availabilities).
+
+    `catalog_item_id` ("PRODUCT:SKU:AVAILABILITY") is what a cart line names; Microsoft changes availability ids
+    over time, so it is read again, never kept forever. `terms` are Microsoft's own entries (duration,
+    billingCycle, cancellationPolicies with their refundOptions).
+    """
+
+    product_id: str
+    sku_id: str
+    availability_id: str
+    catalog_item_id: str
+    country: str
+    segment: str
+    currency: str
+    is_purchasable: bool
+    is_renewable: bool
+    terms: tuple[dict[str, Any], ...]
+    raw: dict[str, Any]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _count(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def catalog_product_of(resource: dict[str, Any]) -> CatalogProduct:
+    """A product as Partner Center's JSON resource describes it."""
+    product_type = resource.get("productType") or {}
+    return CatalogProduct(
+        product_id=_text(resource.get("id")),
+        title=_text(resource.get("title")),
+        description=_text(resource.get("description")),
+        product_type=_text(product_type.get("id") if isinstance(product_type, dict) else product_type),
+        publisher=_text(resource.get("publisherName")),
+        raw=resource,
+    )
+
+
+def catalog_sku_of(resource: dict[str, Any], *, product_id: str) -> CatalogSku:
+    """A SKU as Partner Center's JSON resource describes it."""
+    cycles = resource.get("supportedBillingCycles") or []
+    return CatalogSku(
+        product_id=_text(resource.get("productId")) or product_id,
+        sku_id=_text(resource.get("id")),
+        title=_text(resource.get("title")),
+        description=_text(resource.get("description")),
+        min_quantity=_count(resource.get("minimumQuantity"), 1),
+        max_quantity=_count(resource.get("maximumQuantity"), 1),
+        is_trial=bool(resource.get("isTrial")),
+        billing_cycles=tuple(_text(cycle).lower() for cycle in cycles if _text(cycle)),
+        raw=resource,
+    )
+
+
+def catalog_availability_of(resource: dict[str, Any], *, product_id: str, sku_id: str) -> CatalogAvailability:
+    """An availability as Partner Center's JSON resource describes it."""
+    currency = resource.get("defaultCurrency") or {}
+    availability_id = _text(resource.get("id"))
+    product_id = _text(resource.get("productId")) or product_id
+    sku_id = _text(resource.get("skuId")) or sku_id
+    return CatalogAvailability(
+        product_id=product_id,
+        sku_id=sku_id,
+        availability_id=availability_id,
+        catalog_item_id=_text(resource.get("catalogItemId")) or f"{product_id}:{sku_id}:{availability_id}",
+        country=_text(resource.get("country")).upper(),
+        segment=_text(resource.get("segment")).lower(),
+        currency=_text(currency.get("code") if isinstance(currency, dict) else currency).upper(),
+        is_purchasable=bool(resource.get("isPurchasable")),
+        is_renewable=bool(resource.get("isRenewable")),
+        terms=tuple(term for term in resource.get("terms") or [] if isinstance(term, dict)),
+        raw=resource,
+    )
+
+
 class Provisioner(Protocol):
     def domain_available(self, *, prefix: str) -> bool:
         """Is <prefix>.onmicrosoft.com free at Microsoft?"""
@@ -214,6 +330,17 @@ class Provisioner(Protocol):
         `request_id` is the change's MS-RequestId, the same on every attempt. A change New Commerce refuses
         (seats beyond refundableQuantity, a cancellation after the window) is a permanent ProvisionerError.
         """
+
+    def catalog_products(self, *, country: str, locale: str) -> list[CatalogProduct]:
+        """The licence-based (New Commerce) products offered in `country`, titled in `locale` (e.g. "nl-BE")."""
+        ...
+
+    def catalog_skus(self, *, product_id: str, country: str, locale: str) -> list[CatalogSku]:
+        """The product's SKUs in `country`, titled in `locale`."""
+        ...
+
+    def catalog_availabilities(self, *, product_id: str, sku_id: str, country: str) -> list[CatalogAvailability]:
+        """What can be bought of the SKU in `country` now, with its terms and catalogItemId."""
         ...
 
 

@@ -36,6 +36,9 @@ Behaviour:
   resource as read, with the portal's fields replaced, and If-Match with the ETag it was read with; its
   request id derives from the customer, that ETag and the body. A 412 (the profile changed at Microsoft in
   between) raises PreconditionFailed, so that the caller reads it again and decides again.
+- The catalogue (GET /v1/products?country=&targetView=OnlineServices&targetSegment=commercial, each product's
+  /skus, each SKU's /availabilities) is read with X-Locale set to the locale asked for (en-US, nl-BE, fr-BE),
+  following `links.next` and its MS-ContinuationToken when Microsoft pages a collection.
 - 429, 408, 5xx, timeouts and network errors are retried after Retry-After or an exponential back-off;
   when attempts run out ProvisionerUnavailable is raised. A refused token (Entra ID answers e.g.
   invalid_grant for an expired or revoked refresh token) or a 401 / 403 from Partner Center becomes
@@ -70,8 +73,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
 
 from portal.provisioning.base import (
+    CATALOG_SEGMENT,
+    CATALOG_TARGET_VIEW,
     AgreementSigner,
     BillingProfile,
+    CatalogAvailability,
+    CatalogProduct,
+    CatalogSku,
     Customer,
     CustomerProfile,
     PreconditionFailed,
@@ -79,6 +87,9 @@ from portal.provisioning.base import (
     ProvisionerNotAuthorized,
     ProvisionerUnavailable,
     billing_profile_of,
+    catalog_availability_of,
+    catalog_product_of,
+    catalog_sku_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -89,6 +100,7 @@ MICROSOFT_CUSTOMER_AGREEMENT = "MicrosoftCustomerAgreement"
 BACKOFF_BASE = 0.5  # seconds before the first retry without Retry-After; doubles each time
 TOKEN_MARGIN = 120  # seconds before expiry at which a cached token is renewed
 CUSTOMER_PAGE_SIZE = 100
+MAX_PAGES = 100  # a collection longer than this many pages is a loop in Microsoft's links, not a catalogue
 
 _IDS = uuid.UUID("6f1c3a52-2f7e-4c55-9d0b-7d4b1e0c2a61")  # namespace of the ids derived from idempotency keys
 _TRANSPORT_ERRORS = (OSError, HTTPException)  # URLError, timeouts, refused and reset connections
@@ -344,7 +356,57 @@ class PartnerCenterProvisioner:
             raise self._refusal(response, f"change the subscription {subscription_id}")
         return response.json()
 
+    def catalog_products(self, *, country: str, locale: str) -> list[CatalogProduct]:
+        query = {"country": country, "targetView": CATALOG_TARGET_VIEW, "targetSegment": CATALOG_SEGMENT}
+        items = self._collection(
+            "/v1/products?" + urllib.parse.urlencode(query),
+            locale=locale,
+            doing=f"list the products of its catalogue for {country}",
+        )
+        return [catalog_product_of(item) for item in items]
+
+    def catalog_skus(self, *, product_id: str, country: str, locale: str) -> list[CatalogSku]:
+        query = {"country": country, "targetSegment": CATALOG_SEGMENT}
+        items = self._collection(
+            f"/v1/products/{urllib.parse.quote(product_id)}/skus?" + urllib.parse.urlencode(query),
+            locale=locale,
+            doing=f"list the SKUs of product {product_id} for {country}",
+        )
+        return [catalog_sku_of(item, product_id=product_id) for item in items]
+
+    def catalog_availabilities(self, *, product_id: str, sku_id: str, country: str) -> list[CatalogAvailability]:
+        query = {"country": country, "targetSegment": CATALOG_SEGMENT}
+        path = f"/v1/products/{urllib.parse.quote(product_id)}/skus/{urllib.parse.quote(sku_id)}/availabilities?"
+        items = self._collection(
+            path + urllib.parse.urlencode(query),
+            locale="en-US",
+            doing=f"list the availabilities of {product_id}:{sku_id} for {country}",
+        )
+        return [catalog_availability_of(item, product_id=product_id, sku_id=sku_id) for item in items]
+
     # Operations
+
+    def _collection(self, path: str, *, locale: str, doing: str) -> list[dict[str, Any]]:
+        """Every item of a catalogue collection, following Microsoft's `links.next` (and its continuation header)."""
+        items: list[dict[str, Any]] = []
+        headers = {"X-Locale": locale}
+        for _page in range(MAX_PAGES):
+            response = self._api("GET", path, headers=headers)
+            if not response.ok:
+                raise self._refusal(response, doing)
+            body = response.json()
+            if not isinstance(body, dict):
+                break
+            items.extend(item for item in body.get("items") or [] if isinstance(item, dict))
+            following = (body.get("links") or {}).get("next")
+            if not isinstance(following, dict) or not following.get("uri"):
+                break
+            uri = str(following["uri"])
+            path = uri if uri.startswith("/v1/") else "/v1" + ("" if uri.startswith("/") else "/") + uri
+            headers = {"X-Locale": locale} | {
+                str(h.get("key")): str(h.get("value")) for h in following.get("headers") or [] if h.get("key")
+            }
+        return items
 
     @staticmethod
     def _billing_profile_path(customer_id: str) -> str:

@@ -12,14 +12,28 @@ from portal.provisioning import nce
 from portal.provisioning.base import (
     AgreementSigner,
     BillingProfile,
+    CatalogAvailability,
+    CatalogProduct,
+    CatalogSku,
     Customer,
     CustomerProfile,
     PreconditionFailed,
     ProvisionerError,
     ProvisionerUnavailable,
     billing_profile_of,
+    catalog_availability_of,
+    catalog_product_of,
+    catalog_sku_of,
 )
 from portal.provisioning.models import SimulatedBillingProfile, SimulatedCustomer, SimulatedSubscription
+from portal.provisioning.simulated_catalog import (
+    LICENCES,
+    Licence,
+    availability_resource,
+    licence_of,
+    product_resource,
+    sku_resource,
+)
 
 
 def _new_etag() -> str:
@@ -202,6 +216,31 @@ class SimulatedProvisioner:
     @staticmethod
     def _subscription_now(row: SimulatedSubscription) -> dict[str, Any]:
         return {**row.resource, "refundableQuantity": nce.refundable(row.additions, timezone.now())}
+
+    def catalog_products(self, *, country: str, locale: str) -> list[CatalogProduct]:
+        self._pause()
+        return [catalog_product_of(product_resource(licence, locale=locale)) for licence in LICENCES]
+
+    def catalog_skus(self, *, product_id: str, country: str, locale: str) -> list[CatalogSku]:
+        licence = self._licence(product_id)
+        return [catalog_sku_of(sku_resource(licence, locale=locale), product_id=product_id)]
+
+    def catalog_availabilities(self, *, product_id: str, sku_id: str, country: str) -> list[CatalogAvailability]:
+        licence = self._licence(product_id)
+        if licence.sku_id != sku_id:
+            return []
+        resource = availability_resource(licence, country=country)
+        return [catalog_availability_of(resource, product_id=product_id, sku_id=sku_id)]
+
+    @staticmethod
+    def _licence(product_id: str) -> Licence:
+        licence = licence_of(product_id)
+        if licence is None:
+            raise ProvisionerError(
+                _("Microsoft's catalogue has no product %(product)s (simulated).") % {"product": product_id},
+                code="not_found",
+            )
+        return licence
 
     @staticmethod
     def _billing_profile(customer_id: str, *, lock: bool = False) -> SimulatedBillingProfile:

@@ -1,11 +1,15 @@
-"""Demo data: a staff user, a customer user, and companies with requests in several stages. Idempotent."""
+"""Demo data: a staff user, a customer user, companies with requests in several stages, and the catalogue (read
+once from the provisioner, which also sets its daily sync). Idempotent."""
 
 import secrets
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from portal.accounts.models import User
+from portal.catalog.models import Product
+from portal.catalog.services import catalog_sync_and_schedule
 from portal.companies.models import Membership
 from portal.onboarding.forms import ContactData, RequestData
 from portal.onboarding.models import TenantRequest
@@ -129,6 +133,9 @@ class Command(BaseCommand):
                 Membership.objects.create(user=customer, company=company, role=Membership.Role.ADMIN)
                 company.contacts.filter(email="tess@brightwave.example").update(user=customer)
                 created.append(("customer (Brightwave's technical contact)", CUSTOMER_EMAIL, password))
+        if not Product.objects.exists():
+            run = catalog_sync_and_schedule(country=settings.CATALOG_COUNTRY)
+            self.stdout.write(f"Catalogue of {run.country}: {run.products} product(s) ({run.get_status_display()}).")
         if created:
             self.stdout.write(self.style.SUCCESS("Demo accounts (shown only this once, keep them):"))
             for role, email, password in created:
