@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "portal.agreements",
     "portal.provisioning",
     "portal.catalog",
+    "portal.pricing",
     "portal.licences",
     "portal.notifications",
     "portal.worker",
@@ -341,6 +342,7 @@ MFA_ENROLMENT_LINK_EXPIRES_AFTER = env_duration("MFA_ENROLMENT_LINK_EXPIRES_AFTE
 PASSWORD_RESET_LINK_EXPIRES_AFTER = env_duration("PASSWORD_RESET_LINK_EXPIRES_AFTER", "1h")
 INVITATION_EXPIRES_AFTER = env_duration("INVITATION_EXPIRES_AFTER", "7d")
 PARTNER_CENTER_API_URL = env_str("PARTNER_CENTER_API_URL", "https://api.partnercenter.microsoft.com")
+PARTNER_CENTER_PRICES_URL = env_str("PARTNER_CENTER_PRICES_URL", "https://api.partner.microsoft.com")
 PARTNER_CENTER_TENANT_ID = env_str("PARTNER_CENTER_TENANT_ID", "")
 PARTNER_CENTER_TOKEN_URL = env_str(
     "PARTNER_CENTER_TOKEN_URL", "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
@@ -358,3 +360,6 @@ CATALOG_SYNC_AT = env_str("CATALOG_SYNC_AT", "03:00")
 _sync_hour, _, _sync_minute = CATALOG_SYNC_AT.partition(":")
 if not (_sync_hour.isdigit() and _sync_minute.isdigit() and int(_sync_hour) < 24 and int(_sync_minute) < 60):
     raise ImproperlyConfigured(f"CATALOG_SYNC_AT must be a time of day as HH:MM, not {CATALOG_SYNC_AT!r}.")
+# Prices: Microsoft's licence-based price sheet of one market, in the partner's currency (portal.pricing).
+PRICE_SHEET_MARKET = env_str("PRICE_SHEET_MARKET", "BE")
+PRICE_CURRENCY = env_str("PRICE_CURRENCY", "EUR")

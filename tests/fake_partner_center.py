@@ -36,6 +36,9 @@ settings at it, selects PROVISIONER="partner_center", and yields the FakePartner
 The catalogue: GET /v1/products?country=&targetView=OnlineServices[&targetSegment=commercial],
 GET /v1/products/{id}/skus?country=, GET /v1/products/{id}/skus/{id}/availabilities?country=; titles and
 descriptions in the X-Locale asked for (en-US, nl-BE, fr-BE; anything else: en-US). Without country: 400.
+    fake.price_sheets               {"current": bytes, "future": bytes}: the CSV files of the licence-based price
+                                    sheet (GET /v1.0/sales/pricesheets(Market='BE',PricesheetView='updatedlicensebased')
+                                    /$value?timeline=current|future); by default the simulated provisioner's sheets
 
 GET /v1/customers/{id}/profiles/billing answers the profile with its ETag in attributes.etag; PUT takes the whole
 resource and needs If-Match with the current ETag: without it 400, with another 412; every change gets a new ETag.
@@ -67,9 +70,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+from django.utils import timezone
 
 from portal.provisioning.base import provisioner_reset
 from portal.provisioning.simulated_catalog import (
@@ -79,6 +83,7 @@ from portal.provisioning.simulated_catalog import (
     product_resource,
     sku_resource,
 )
+from portal.provisioning.simulated_prices import simulated_price_sheet
 
 API_SCOPE = "https://api.partnercenter.microsoft.com/.default"
 MCA_TEMPLATE_ID = "117a77b0-9360-443b-8795-c6dedc750cf9"
@@ -180,6 +185,10 @@ class FakePartnerCenter:
         self._catalog_pages: dict[str, int] = {}
         self.customer_created = threading.Event()
         self.hold_answer_after_create: threading.Event | None = None
+        self.price_sheets = {
+            timeline: simulated_price_sheet(market="BE", timeline=timeline, today=timezone.localdate())
+            for timeline in ("current", "future")
+        }
         self.subscriptions: dict[str, dict[str, dict]] = {}
         self.subscription_additions: dict[str, list[dict]] = {}
 
@@ -345,6 +354,8 @@ class FakePartnerCenter:
             return self._token(request)
         if path.endswith("/oauth2/v2.0/token"):
             return Answer(400, {"error": "invalid_request", "error_description": "AADSTS90002: Tenant not found."})
+        if path.startswith("/v1.0/sales/"):
+            return self._prices(request)
         if not path.startswith("/v1/"):
             return _error(404, "1000", "Not found")
         refused = self._check_bearer(request)
@@ -803,6 +814,27 @@ class FakePartnerCenter:
             self.agreements.append(agreement)
         return Answer(201, {k: v for k, v in agreement.items() if k != "customerId"})
 
+    # Prices (api.partner.microsoft.com): the licence-based price sheet as a CSV file
+
+    _PRICE_SHEET = re.compile(r"/v1\.0/sales/pricesheets\(Market='([A-Za-z]{2})',PricesheetView='(\w+)'\)/\$value")
+
+    def _prices(self, request: Recorded) -> Answer:
+        refused = self._check_bearer(request)
+        if refused is not None:
+            return refused
+        found = self._PRICE_SHEET.fullmatch(unquote(request.path))
+        if request.method != "GET" or found is None:
+            return _error(404, "1000", "Not found")
+        market, view = found.groups()
+        timeline = request.query.get("timeline", ["current"])[0]
+        if market.upper() != "BE" or view != "updatedlicensebased":
+            return _error(400, "400", f"Invalid market or view: {market}, {view}")
+        with self.lock:
+            sheet = self.price_sheets.get(timeline)
+        if sheet is None:
+            return _error(400, "400", f"Invalid timeline: {timeline}")
+        return Answer(200, sheet, {"Content-Type": "text/csv; charset=utf-8"})
+
     # Subscriptions (New Commerce)
 
     def subscription_add(self, customer_id: str, **fields: Any) -> dict:
@@ -1004,11 +1036,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        payload = json.dumps(answer.body).encode() if answer.body is not None else b""
+        raw = isinstance(answer.body, bytes)  # a file (the price sheet), sent as it is
+        payload = answer.body if raw else json.dumps(answer.body).encode() if answer.body is not None else b""
         self.send_response(answer.status)
         for name, value in answer.headers.items():
             self.send_header(name, value)
-        if payload:
+        if payload and not raw:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         for name in ("MS-RequestId", "MS-CorrelationId"):
@@ -1032,6 +1065,7 @@ def fake_partner_center(settings, monkeypatch):
         monkeypatch.setenv(name, "127.0.0.1,localhost")
     settings.PROVISIONER = "partner_center"
     settings.PARTNER_CENTER_API_URL = fake.url
+    settings.PARTNER_CENTER_PRICES_URL = fake.url
     settings.PARTNER_CENTER_TOKEN_URL = fake.token_url
     settings.PARTNER_CENTER_TENANT_ID = fake.tenant_id
     settings.PARTNER_CENTER_CLIENT_ID = fake.client_id

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.backoffice import catalog, views
+from portal.backoffice import catalog, prices, views
 
 app_name = "backoffice"
 
@@ -13,6 +13,11 @@ urlpatterns = [
     path("identity-changes/", views.identity_changes, name="identity_changes"),
     path("identity-changes/<int:change_id>/accept/", views.identity_change_accept_view, name="identity_change_accept"),
     path("identity-changes/<int:change_id>/refuse/", views.identity_change_refuse_view, name="identity_change_refuse"),
+    path("prices/", prices.prices, name="prices"),
+    path("prices/import/", prices.prices_import, name="prices_import"),
+    path("prices/rules/new/", prices.price_rule_new, name="price_rule_new"),
+    path("prices/rules/<int:rule_id>/", prices.price_rule_edit, name="price_rule"),
+    path("prices/rules/<int:rule_id>/delete/", prices.price_rule_remove, name="price_rule_delete"),
     path("sign-in-lockouts/unlock/", views.lockout_unlock, name="lockout_unlock"),
     path("requests/<int:pk>/", views.request_page, name="request"),
     path("requests/<int:pk>/validate/", views.validate, name="validate"),

@@ -277,6 +277,10 @@ def catalog_availability_of(resource: dict[str, Any], *, product_id: str, sku_id
     )
 
 
+PRICE_SHEET_VIEW = "updatedlicensebased"
+PRICE_SHEET_TIMELINES = ("current", "future")
+
+
 class Provisioner(Protocol):
     def domain_available(self, *, prefix: str) -> bool:
         """Is <prefix>.onmicrosoft.com free at Microsoft?"""
@@ -341,6 +345,13 @@ class Provisioner(Protocol):
 
     def catalog_availabilities(self, *, product_id: str, sku_id: str, country: str) -> list[CatalogAvailability]:
         """What can be bought of the SKU in `country` now, with its terms and catalogItemId."""
+        ...
+
+    def price_sheet(self, *, market: str, timeline: str) -> bytes:
+        """Microsoft's licence-based price sheet (view `updatedlicensebased`) of `market` as its CSV file.
+
+        `timeline` is "current" (this month's prices) or "future" (next month's, published about 30 days ahead).
+        """
         ...
 
 

@@ -4,6 +4,10 @@ Settings (all read from django.conf.settings, with these defaults):
 
 PARTNER_CENTER_API_URL         "https://api.partnercenter.microsoft.com"
     Base URL of the Partner Center REST API; calls go to <URL>/v1/...
+PARTNER_CENTER_PRICES_URL      "https://api.partner.microsoft.com"
+    Base URL of Microsoft's partner pricing API; the licence-based price sheet is
+    <URL>/v1.0/sales/pricesheets(Market='BE',PricesheetView='updatedlicensebased')/$value?timeline=...
+    (app+user authentication only: set PARTNER_CENTER_REFRESH_TOKEN).
 PARTNER_CENTER_TOKEN_URL       "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
     Microsoft Entra ID token endpoint; "{tenant}" is replaced by PARTNER_CENTER_TENANT_ID.
 PARTNER_CENTER_TENANT_ID       ""   the partner's own Entra tenant (id or domain).
@@ -75,6 +79,7 @@ from django.utils.translation import gettext as _
 from portal.provisioning.base import (
     CATALOG_SEGMENT,
     CATALOG_TARGET_VIEW,
+    PRICE_SHEET_VIEW,
     AgreementSigner,
     BillingProfile,
     CatalogAvailability,
@@ -211,6 +216,7 @@ class PartnerCenterProvisioner:
 
     def __init__(self, *, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
         self.api_url = _checked_url("PARTNER_CENTER_API_URL", settings.PARTNER_CENTER_API_URL).rstrip("/")
+        self.prices_url = _checked_url("PARTNER_CENTER_PRICES_URL", settings.PARTNER_CENTER_PRICES_URL).rstrip("/")
         self.tenant_id = settings.PARTNER_CENTER_TENANT_ID
         token_url = settings.PARTNER_CENTER_TOKEN_URL
         self.token_url = _checked_url(
@@ -383,6 +389,14 @@ class PartnerCenterProvisioner:
             doing=f"list the availabilities of {product_id}:{sku_id} for {country}",
         )
         return [catalog_availability_of(item, product_id=product_id, sku_id=sku_id) for item in items]
+
+    def price_sheet(self, *, market: str, timeline: str) -> bytes:
+        sheet = f"pricesheets(Market='{urllib.parse.quote(market)}',PricesheetView='{PRICE_SHEET_VIEW}')"
+        path = f"/v1.0/sales/{sheet}/$value?" + urllib.parse.urlencode({"timeline": timeline})
+        response = self._api("GET", path, base=self.prices_url, headers={"Accept": "text/csv"})
+        if not response.ok:
+            raise self._refusal(response, f"download the {timeline} price sheet of market {market}")
+        return response.body
 
     # Operations
 
@@ -656,6 +670,7 @@ class PartnerCenterProvisioner:
         json_body: Any = None,
         request_id: str = "",
         headers: dict[str, str] | None = None,
+        base: str = "",
     ) -> _Response:
         """One Partner Center call, repeated on passing failures and once with a new token after a 401.
 
@@ -681,7 +696,7 @@ class PartnerCenterProvisioner:
             }
             if data is not None:
                 sent["Content-Type"] = "application/json"
-            return self._send(method, self.api_url + path, sent, data)
+            return self._send(method, (base or self.api_url) + path, sent, data)
 
         response = self._retrying("Partner Center", attempt)
         if response.status == 401:

@@ -34,6 +34,7 @@ from portal.provisioning.simulated_catalog import (
     product_resource,
     sku_resource,
 )
+from portal.provisioning.simulated_prices import simulated_price_sheet
 
 
 def _new_etag() -> str:
@@ -241,6 +242,10 @@ class SimulatedProvisioner:
                 code="not_found",
             )
         return licence
+
+    def price_sheet(self, *, market: str, timeline: str) -> bytes:
+        self._pause()
+        return simulated_price_sheet(market=market, timeline=timeline, today=timezone.localdate())
 
     @staticmethod
     def _billing_profile(customer_id: str, *, lock: bool = False) -> SimulatedBillingProfile:
