@@ -1,6 +1,7 @@
 """Brightwave's subscriptions under New Commerce: synced from Partner Center (the local fake), and changed only as
 Microsoft allows, driven by its own cancellationAllowedUntilDate and refundableQuantity, with the clock moved."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,10 +20,12 @@ from portal.licences.subscriptions import (
     subscriptions_sync,
     term_words,
 )
+from portal.pricing.sheets import month_first, price_sheet_import
 from portal.provisioning.base import ProvisionerError, get_provisioner
 from portal.provisioning.models import Tenant
 from portal.provisioning.nce import subscription_resource
 from portal.provisioning.simulated import simulated_subscription_add
+from portal.provisioning.simulated_prices import simulated_price_sheet
 
 Role = Membership.Role
 BOUGHT = datetime(2026, 12, 3, 13, 30, tzinfo=UTC)  # the window closes on 10 December 2026 at 14:30 in Brussels
@@ -313,3 +316,15 @@ def test_the_list_page_keeps_its_query_count_however_many_subscriptions(
     add(60)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert ada.get(url).content.decode().count("You can remove up to 4 seats") == 63
+
+
+def test_prices_and_the_prorated_estimate_are_shown_to_those_who_see_prices_only(bought, ada, tenant):
+    today = timezone.localdate()
+    sheet = simulated_price_sheet(market="BE", timeline="current", today=today)
+    price_sheet_import(sheet, market="BE", timeline="current", month=month_first(today))
+    page = ada.get(detail(bought)).content.decode()
+    assert "Price per seat for the term:" in page and "Estimate:" in page and "€" in page
+    rita = member(tenant, "rita", Role.READONLY)
+    for url in (detail(bought), f"/c/{bought.company_id}/licences/"):
+        assert "€" not in rita.get(url).content.decode()
+    assert "price" not in json.dumps(rita.get(f"/api/v1/companies/{bought.company_id}/subscriptions").json())

@@ -19,10 +19,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from portal.catalog.models import Sku
 from portal.core.models import Timer
 from portal.core.timers import timer_set
 from portal.licences.models import ChangeRequest, LicenceEvent, Subscription
 from portal.licences.tasks import renewal_notices, subscriptions_sync_all
+from portal.pricing.services import price_options
 from portal.provisioning.base import ProvisionerError, get_provisioner
 from portal.provisioning.models import Tenant
 from portal.provisioning.nce import iso_duration, moment
@@ -209,9 +211,40 @@ def can_schedule(subscription: Subscription) -> bool:
     return is_active(subscription) and subscription.auto_renew
 
 
-def quantity_limits(subscription: Subscription) -> tuple[int, int]:
-    """The SKU's minimum and maximum seats."""
+def _fallback_limits(subscription: Subscription) -> tuple[int, int]:
     return (1, 300 if subscription.product_id in SMALL_BUSINESS else 10000)
+
+
+def sku_limits_load(subscriptions: list[Subscription]) -> None:
+    """Read the SKUs' minimum and maximum seats from the catalogue for these subscriptions, in one query."""
+    if not subscriptions:
+        return
+    found = {
+        (product_id, sku_id): (low, high)
+        for product_id, sku_id, low, high in Sku.objects.filter(
+            product__product_id__in={s.product_id for s in subscriptions}, sku_id__in={s.sku_id for s in subscriptions}
+        ).values_list("product__product_id", "sku_id", "min_quantity", "max_quantity")
+    }
+    for subscription in subscriptions:
+        limits = found.get((subscription.product_id, subscription.sku_id)) or _fallback_limits(subscription)
+        subscription.__dict__["sku_limits"] = limits
+
+
+def quantity_limits(subscription: Subscription) -> tuple[int, int]:
+    """The SKU's minimum and maximum seats, as Microsoft's catalogue gives them (minimumQuantity,
+    maximumQuantity); the reseller's known limits while the catalogue does not have the SKU."""
+    if "sku_limits" not in subscription.__dict__:
+        sku_limits_load([subscription])
+    return subscription.__dict__["sku_limits"]
+
+
+def unit_price(subscription: Subscription) -> tuple[Decimal, str] | None:
+    """The company's price of one seat for the subscription's whole term (the price sheet and the reseller's
+    rules), or None when the prices do not have this term."""
+    for option in price_options(subscription.product_id, subscription.sku_id, company=subscription.company):
+        if (option.term_duration, option.billing_cycle) == (subscription.term_duration, subscription.billing_cycle):
+            return option.term_price, option.currency
+    return None
 
 
 def terms_offered(subscription: Subscription) -> list[tuple[str, str]]:

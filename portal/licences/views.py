@@ -7,7 +7,7 @@ it (the reason and what is still possible shown with the form), sent by the work
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from portal.accounts.models import User
@@ -21,14 +21,18 @@ from portal.licences.models import ChangeRequest, Subscription
 from portal.licences.subscriptions import (
     card_of,
     moment_words,
+    prorated_estimate,
     quantity_limits,
     refund_window,
     seats_addable,
     seats_added_at,
+    sku_limits_load,
     still_possible,
     term_words,
     terms_offered,
+    unit_price,
 )
+from portal.pricing.services import money
 
 Kind = ChangeRequest.Kind
 OPEN = (ChangeRequest.Status.PENDING_APPROVAL, ChangeRequest.Status.APPROVED, ChangeRequest.Status.SUBMITTING)
@@ -40,6 +44,7 @@ def subscriptions_page(request: HttpRequest, company: Company, role: Role) -> Ht
     subscriptions = list(company.subscriptions.order_by("status", "friendly_name", "pk"))
     now = timezone.now()
     added = seats_added_at(subscriptions)
+    sku_limits_load(subscriptions)
     cards = [card_of(subscription, now, added_at=added.get(subscription.pk)) for subscription in subscriptions]
     context = {"company": company, "role": role, "allowed": allowed_actions(role), "cards": cards}
     return render(request, "licences/subscriptions.html", context)
@@ -82,7 +87,19 @@ def _asked(name: str, form, subscription: Subscription) -> Asked:
     data = form.cleaned_data
     payload: dict = {"subscription_id": subscription.pk}
     if name == "add":
-        return Asked(Kind.ADD_SEATS, {**payload, "quantity": data["quantity"]}, subscription)
+        found = unit_price(subscription)
+        amount = (
+            prorated_estimate(subscription, seats=data["quantity"], unit_price=found[0], now=timezone.now())
+            if found
+            else None
+        )
+        return Asked(
+            Kind.ADD_SEATS,
+            {**payload, "quantity": data["quantity"]},
+            subscription,
+            amount=amount,
+            currency=found[1] if found else "",
+        )
     if name == "remove":
         return Asked(Kind.REMOVE_SEATS, {**payload, "quantity": data["quantity"]}, subscription)
     if name == "cancel":
@@ -151,6 +168,23 @@ def _act(request, company, role, subscription, bound, forms) -> HttpResponse | N
     return redirect("licences:detail", company.pk, subscription.pk)
 
 
+def _price(subscription: Subscription, role: Role, now) -> dict | None:
+    """The seat's price and the prorated cost of one more seat now, for the roles that see prices."""
+    if not can(role, Action.VIEW_PRICES):
+        return None
+    found = unit_price(subscription)
+    if found is None:
+        return None
+    price, currency = found
+    language = translation.get_language() or "en"
+    one_more = prorated_estimate(subscription, seats=1, unit_price=price, now=now)
+    return {
+        "seat": money(price, currency, language),
+        "total": money(price * subscription.quantity, currency, language),
+        "one_more": money(one_more, currency, language) if one_more is not None else "",
+    }
+
+
 def _page(request, company, role, subscription, forms) -> HttpResponse:
     now = timezone.now()
     added_at = seats_added_at([subscription]).get(subscription.pk)
@@ -167,5 +201,6 @@ def _page(request, company, role, subscription, forms) -> HttpResponse:
         "changes": list(subscription.changes.filter(status__in=OPEN).order_by("-created_at")[:10]),
         "events": list(subscription.events.order_by("-at", "-pk")[:20]),
         "min_seats": quantity_limits(subscription)[0],
+        "price": _price(subscription, role, now),
     }
     return render(request, "licences/subscription.html", context)
