@@ -14,6 +14,8 @@ from portal.api.api import api
 from portal.companies.models import Company, Contact, Membership
 from portal.companies.permissions import PERMISSIONS, Action, Role
 from portal.companies.services import identity_change_request, invitation_send
+from portal.licences.models import Subscription
+from portal.provisioning.models import Tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -90,6 +92,16 @@ ATTEMPTS = [
     Attempt(Action.MANAGE_MEMBERS, "DELETE", "/api/v1/companies/{company}/invitations/{invitation}"),
     Attempt(Action.MANAGE_MEMBERS, "POST", "/c/{company}/two-step/", {}),
     Attempt(Action.MANAGE_MEMBERS, "PATCH", "/api/v1/companies/{company}", {"require_mfa": False}),
+    # Licences: subscriptions
+    Attempt(Action.VIEW, "GET", "/c/{company}/licences/"),
+    Attempt(Action.VIEW, "GET", "/c/{company}/licences/{subscription}/"),
+    Attempt(Action.VIEW, "GET", "/api/v1/companies/{company}/subscriptions"),
+    Attempt(
+        Action.CHANGE_LICENCES,
+        "POST",
+        "/c/{company}/licences/{subscription}/",
+        {"action": "auto_renew", "auto_renew": "off"},
+    ),
 ]
 
 
@@ -114,7 +126,29 @@ def brightwave(submitted, role: Role) -> World:
         company=company, first_name="Cleo", last_name="Extra", email="cleo@brightwave.example", phone="+3292223344"
     )
     invitation = invitation_send(company_id=company.pk, email="ian@brightwave.example", role="technical", by=admin)
-    return World(company, user, {"member": member.pk, "contact": contact.pk, "invitation": invitation.pk})
+    ids = {"member": member.pk, "contact": contact.pk, "invitation": invitation.pk}
+    ids["subscription"] = subscription_of(submitted).pk
+    return World(company, user, ids)
+
+
+def subscription_of(request) -> Subscription:
+    """An active subscription of the request's company, on a tenant of its own."""
+    tenant = Tenant.objects.filter(company=request.company).first() or Tenant.objects.create(
+        request=request, company=request.company, customer_id=f"walk-{request.pk}", domain=f"walk{request.pk}.example"
+    )
+    return Subscription.objects.create(
+        company=request.company,
+        tenant=tenant,
+        pc_id=f"walk-sub-{request.pk}",
+        catalog_item_id="CFQ7TTC0LH18:0001:CFQ7TTC0K5DM",
+        product_id="CFQ7TTC0LH18",
+        sku_id="0001",
+        friendly_name="Microsoft 365 Business Basic",
+        quantity=5,
+        status="active",
+        term_duration="P1Y",
+        billing_cycle="monthly",
+    )
 
 
 def send(client: Client, method: str, path: str, body: dict | None):
@@ -213,6 +247,7 @@ def two_companies(signed, worker, other_company_user):
         "contact": company.contacts.first().pk,
         "invitation": invitation.pk,
         "agreement": signed.agreements.get().pk,
+        "subscription": subscription_of(signed).pk,
     }
     olgas = Membership.objects.get(user=other_company_user)
     Membership.objects.filter(pk=olgas.pk).update(role=Role.ADMIN)  # she may do everything, in her own company

@@ -15,9 +15,9 @@ from portal.companies.models import Company
 from portal.companies.permissions import Action, NotAllowed, Role, allowed_actions, can
 from portal.companies.views import company_view
 from portal.licences.changes import Asked, ChangeRefused, change_request_create
-from portal.licences.forms import CancelForm, ScheduleForm, SeatsForm
 from portal.licences.kinds.subscriptions import warning_for
 from portal.licences.models import ChangeRequest, Subscription
+from portal.licences.subscription_forms import CancelForm, ScheduleForm, SeatsForm
 from portal.licences.subscriptions import (
     card_of,
     moment_words,

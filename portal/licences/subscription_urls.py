@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.licences import views
+from portal.licences import subscription_views as views
 
 app_name = "licences"
 urlpatterns = [
