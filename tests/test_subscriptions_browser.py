@@ -51,6 +51,22 @@ def licences(submitted) -> tuple[Subscription, Subscription]:
     for resource in (fresh, old):
         simulated_subscription_add(customer_id=tenant.customer_id, resource=resource)
     subscriptions_sync(tenant_id=tenant.pk)
+    Subscription.objects.bulk_create(  # enough for a second page
+        Subscription(
+            company=tenant.company,
+            tenant=tenant,
+            pc_id=f"more-{n}",
+            catalog_item_id="CFQ7TTC0LHSF:0001:CFQ7TTC0K5DM",
+            product_id="CFQ7TTC0LHSF",
+            sku_id="0001",
+            friendly_name=f"Power BI Pro {n:02d}",
+            quantity=3,
+            status="active",
+            term_duration="P1M",
+            billing_cycle="monthly",
+        )
+        for n in range(50)
+    )
     return Subscription.objects.get(pc_id="fresh"), Subscription.objects.get(pc_id="old")
 
 
@@ -71,6 +87,7 @@ def test_the_licences_pages_in_every_language_and_width(live_server, browser, su
     walk = Walk(browser, live_server, width, language)
     walk.sign_in_as(ada)
     walk.visit(f"/c/{company.pk}/licences/")
+    walk.visit(f"/c/{company.pk}/licences/?page=2")
     walk.visit(f"/c/{company.pk}/licences/{old.pk}/")  # the window closed: what is still possible
     walk.visit(f"/c/{company.pk}/licences/{fresh.pk}/")
     walk.page.locator("#id_remove-quantity").fill("5")

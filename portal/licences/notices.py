@@ -59,6 +59,7 @@ def notices_due(
 def renewal_notices_send() -> str:
     """The daily job: queue every notice due now, once each; then set the next run."""
     now = timezone.now()
+    timer_set(renewal_notices, at=next_notices_run(now), key=NOTICES_KEY)  # first: nothing below stops it
     subscriptions = list(
         Subscription.objects.filter(status="active", term_duration__in=["P1Y", "P3Y"]).select_related("company")
     )
@@ -67,7 +68,6 @@ def renewal_notices_send() -> str:
     for subscription in subscriptions:
         for kind, when in notices_due(subscription, now, added_at=added.get(subscription.pk)):
             sent += notice_send(subscription, kind=kind, when=when, now=now, added_at=added.get(subscription.pk))
-    timer_set(renewal_notices, at=next_notices_run(now), key=NOTICES_KEY)
     return f"{sent} renewal notices"
 
 

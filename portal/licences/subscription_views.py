@@ -5,6 +5,7 @@ it (the reason and what is still possible shown with the form), sent by the work
 """
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -35,18 +36,21 @@ from portal.licences.subscriptions import (
 from portal.pricing.services import money
 
 Kind = ChangeRequest.Kind
+PER_PAGE = 50
 OPEN = (ChangeRequest.Status.PENDING_APPROVAL, ChangeRequest.Status.APPROVED, ChangeRequest.Status.SUBMITTING)
 
 
 @company_view()
 def subscriptions_page(request: HttpRequest, company: Company, role: Role) -> HttpResponse:
     """A card per subscription: product, seats, term and billing, renewal, auto-renew, status, removal window."""
-    subscriptions = list(company.subscriptions.order_by("status", "friendly_name", "pk"))
+    pages = Paginator(company.subscriptions.order_by("status", "friendly_name", "pk"), PER_PAGE)
+    shown = pages.get_page(request.GET.get("page"))
+    subscriptions = list(shown.object_list)
     now = timezone.now()
     added = seats_added_at(subscriptions)
     sku_limits_load(subscriptions)
     cards = [card_of(subscription, now, added_at=added.get(subscription.pk)) for subscription in subscriptions]
-    context = {"company": company, "role": role, "allowed": allowed_actions(role), "cards": cards}
+    context = {"company": company, "role": role, "allowed": allowed_actions(role), "cards": cards, "shown": shown}
     return render(request, "licences/subscriptions.html", context)
 
 

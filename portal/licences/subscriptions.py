@@ -123,13 +123,13 @@ def subscription_resync(subscription: Subscription) -> Subscription:
 def subscriptions_sync_every_tenant() -> str:
     """The hourly job: sync every tenant's subscriptions, then set the next run. One tenant's outage does not stop
     the others; it is tried again at the next run."""
+    timer_set(subscriptions_sync_all, at=timezone.now() + SYNC_EVERY, key=SYNC_KEY)  # first: nothing below stops it
     synced, failed = 0, 0
     for tenant_id in Tenant.objects.order_by("pk").values_list("pk", flat=True):
         try:
             synced += subscriptions_sync(tenant_id=tenant_id)
         except ProvisionerError:
             failed += 1
-    timer_set(subscriptions_sync_all, at=timezone.now() + SYNC_EVERY, key=SYNC_KEY)
     return f"{synced} subscriptions synced, {failed} tenants failed"
 
 
