@@ -36,7 +36,13 @@ class SubscriptionOut(schemas.Schema):
 
 @router.get(
     "/companies/{company_id}/subscriptions",
-    response={200: list[SubscriptionOut], 401: schemas.Error, 403: schemas.Error, 404: schemas.Error},
+    response={
+        200: list[SubscriptionOut],
+        401: schemas.Error,
+        403: schemas.Error,
+        404: schemas.Error,
+        422: schemas.Error,
+    },
     summary="The subscriptions of a company of yours",
 )
 def subscriptions(request, company_id: int = CompanyId):
