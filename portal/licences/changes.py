@@ -80,7 +80,11 @@ def event_add(change: ChangeRequest, message: str, *, by: User | None = None) ->
 
 
 def change_locked(change_id: int) -> ChangeRequest:
-    return ChangeRequest.objects.select_for_update().select_related("company", "subscription").get(pk=change_id)
+    return (
+        ChangeRequest.objects.select_for_update(of=("self",))
+        .select_related("company", "subscription")
+        .get(pk=change_id)
+    )
 
 
 def change_move(change: ChangeRequest, *, to: str, by: User | None = None, why: str = "") -> None:
