@@ -24,6 +24,7 @@ migrate: $(VENV)/.installed
 run: migrate
 	$(PY) manage.py seed_demo
 	-$(PY) manage.py import_price_sheet --if-missing
+	-$(PY) manage.py sync_subscriptions
 	$(PY) manage.py collectstatic --noinput -v0
 	scripts/run-dev
 

@@ -138,7 +138,7 @@ def report(results: dict) -> str:
         f"hello baseline = mean of the hello runs before and after the others: {hello['throughput_rps']:.1f} req/s, "
         f"p95 {hello['p95_ms']:.1f} ms"
     )
-    for key in ("request_post", "staff_pipeline"):
+    for key in ("request_post", "staff_pipeline", "subscriptions_page"):
         s = results["scenarios"][key]
         out.append(
             f"{s['name']}: {s['throughput_rps']:.1f} req/s = {s['ratio_to_hello']:.2f}x hello throughput, "
@@ -167,6 +167,11 @@ def report(results: dict) -> str:
             ]
         )
     out.append(table(rows, "lrrl"))
+    lic = q["licences"]
+    out.append(
+        f"Licences page {lic['at_10']['url']}, queries per page view: {lic['at_10']['queries']} at 10 subscriptions, "
+        f"{lic['at_1000']['queries']} at 1,000 ({'equal' if lic['equal'] else 'NOT EQUAL'})"
+    )
 
     st = results["request_post_statements"]
     out.append("")
@@ -204,6 +209,18 @@ def run_scenarios(server: Gunicorn, data, outcomes: dict) -> None:
         expected=200,
         send=scenarios.pipeline_send,
         prepare=scenarios.staff_prepare(cookies),
+    )
+
+    # Licences: the subscriptions page of a company with 1,000 subscriptions
+    from bench import subscriptions as licences  # after django.setup(), as bench.data
+
+    path = licences.subscriptions_seed(licences.SEEDED)
+    outcomes["subscriptions_page"] = scenario(
+        server,
+        f"customer GET /c/…/licences/ ({licences.SEEDED:,} subscriptions)",
+        expected=200,
+        send=licences.page_send(path),
+        prepare=licences.prepare_with(licences.customer_cookies()),
     )
 
     outcomes["hello_after"] = scenario(
@@ -250,6 +267,14 @@ def main() -> int:
         for label in at_10
     }
 
+    say(f"query counts of the licences page at 10 and {SEEDED:,} subscriptions")
+    from bench import subscriptions as licences
+
+    data.clean()
+    licence_pages = {"at_10": licences.page_queries(licences.subscriptions_seed(10))}
+    licence_pages["at_1000"] = licences.page_queries(licences.subscriptions_seed(licences.SEEDED))
+    licence_pages["equal"] = licence_pages["at_10"]["queries"] == licence_pages["at_1000"]["queries"]
+
     say("statements of the request POST, in-process")
     data.clean()
     statements = data.request_post_statements()
@@ -280,7 +305,7 @@ def main() -> int:
         "max_seconds": MAX_SECONDS,
         "cpus": os.cpu_count(),
         "scenarios": {key: outcome.as_dict() for key, outcome in outcomes.items()},
-        "query_counts": {"seeded": [10, SEEDED], "pages": pages},
+        "query_counts": {"seeded": [10, SEEDED], "pages": pages, "licences": licence_pages},
         "request_post_statements": statements,
         "machine_before": before,
         "server_log_tail": server_log,

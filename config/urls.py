@@ -64,6 +64,7 @@ urlpatterns = [
     ),
     path("", include("portal.onboarding.urls")),
     path("", include("portal.agreements.urls")),
+    path("", include("portal.licences.subscription_urls")),
     path("accounts/webauthn/", include("portal.accounts.passkeys")),
     path("accounts/", include("portal.accounts.urls")),
     path("activate/<str:token>/", account_views.activate, name="activate"),

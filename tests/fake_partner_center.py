@@ -55,6 +55,18 @@ repeated MS-RequestId. GET …/orders[/{id}] and GET …/subscriptions[/{id}] li
 
 GET /v1/customers/{id}/profiles/billing answers the profile with its ETag in attributes.etag; PUT takes the whole
 resource and needs If-Match with the current ETag: without it 400, with another 412; every change gets a new ETag.
+
+Subscriptions (New Commerce, licence-based):
+    fake.subscriptions              {customer_id: {subscription_id: Subscription resource as Partner Center returns}}
+    fake.subscription_add(customer_id, **fields)   seed one (bought now, unless effectiveStartDate etc. are given)
+
+GET /v1/customers/{id}/subscriptions and GET|PATCH …/subscriptions/{sid} follow Microsoft's New Commerce rules,
+against the clock (time-machine moves it): a PATCH sends the whole resource; seats can be removed only up to
+refundableQuantity, the seats whose own 7-day window (refundOptions' expiresAfter from when they were added: at
+purchase, at renewal or mid-term) is still open; `status: "deleted"` only until cancellationAllowedUntilDate;
+scheduledNextTermInstructions only with autoRenewEnabled; any mid-term change (seats, status, auto-renew off)
+deletes the scheduled instructions. Each addition keeps its own window (fake.subscription_additions), and
+refundableQuantity is the sum of the additions still in theirs; seats removed come off the newest first.
 """
 
 from __future__ import annotations
@@ -69,6 +81,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -193,6 +206,7 @@ class FakePartnerCenter:
 
         # Licences: carts, orders and subscriptions
         self.carts: dict[str, dict] = {}
+        self.subscription_additions: dict[str, list[dict]] = {}
         self.orders: dict[str, dict[str, dict]] = {}
         self.subscriptions: dict[str, dict[str, dict]] = {}
         self.checked_out = threading.Event()
@@ -390,6 +404,8 @@ class FakePartnerCenter:
                 return self._skus(request, product_id)
             case "GET", ["products", product_id, "skus", sku_id, "availabilities"]:
                 return self._availabilities(request, product_id, sku_id)
+            case _, ["customers", customer_id, "subscriptions", *rest]:
+                return self._route_subscriptions(request, customer_id, rest)
             # Licences: carts, orders and subscriptions
             case "POST", ["customers", customer_id, "carts"]:
                 return self._per_request(
@@ -401,10 +417,6 @@ class FakePartnerCenter:
                 return self._listed(list(self.orders.get(customer_id, {}).values()))
             case "GET", ["customers", customer_id, "orders", order_id]:
                 return self._one(self.orders.get(customer_id, {}).get(order_id), "Order")
-            case "GET", ["customers", customer_id, "subscriptions"]:
-                return self._listed(list(self.subscriptions.get(customer_id, {}).values()))
-            case "GET", ["customers", customer_id, "subscriptions", subscription_id]:
-                return self._one(self.subscriptions.get(customer_id, {}).get(subscription_id), "Subscription")
         return _error(404, "1000", "Not found")
 
     # Entra ID
@@ -1047,6 +1059,166 @@ class FakePartnerCenter:
         self.subscriptions.setdefault(customer_id, {})[subscription_id] = subscription
         return subscription
 
+    # Subscriptions (New Commerce)
+
+    def subscription_add(self, customer_id: str, **fields: Any) -> dict:
+        """Seed a subscription as a purchase made now would create it (fields override Microsoft's defaults)."""
+        now = _now()
+        product, sku = fields.pop("product_id", "CFQ7TTC0LH18"), fields.pop("sku_id", "0001")
+        term = fields.get("termDuration", "P1Y")
+        start = _parse(fields.get("effectiveStartDate")) or now
+        quantity = fields.get("quantity", 5)
+        window = fields.pop("window", "P7D")
+        subscription = {
+            "id": str(uuid.uuid4()),
+            "offerId": f"{product}:{sku}:CFQ7TTC0K5DM",
+            "offerName": fields.get("friendlyName", "Microsoft 365 Business Basic"),
+            "friendlyName": "Microsoft 365 Business Basic",
+            "productType": {"id": "OnlineServicesNCE", "displayName": "OnlineServicesNCE"},
+            "quantity": quantity,
+            "unitType": "Licenses",
+            "creationDate": _iso_seconds(start),
+            "effectiveStartDate": _iso_seconds(start),
+            "commitmentEndDate": _iso_seconds(start + _duration(term) - timedelta(days=1)),
+            "status": "active",
+            "autoRenewEnabled": True,
+            "billingType": "license",
+            "billingCycle": "monthly",
+            "termDuration": term,
+            "refundOptions": [{"type": "Full", "expiresAfter": window}],
+            "refundableQuantity": quantity,
+            "cancellationAllowedUntilDate": _iso_seconds(start + _duration(window)),
+            "isTrial": False,
+            "orderId": str(uuid.uuid4()),
+            "links": {
+                "product": {"uri": f"/products/{product}?country=BE", "method": "GET", "headers": []},
+                "sku": {"uri": f"/products/{product}/skus/{sku}?country=BE", "method": "GET", "headers": []},
+            },
+            "attributes": {"etag": _new_etag(), "objectType": "Subscription"},
+            **fields,
+        }
+        with self.lock:
+            self.subscriptions.setdefault(customer_id, {})[subscription["id"]] = subscription
+            until = _parse(subscription["cancellationAllowedUntilDate"]) or start
+            self.subscription_additions[subscription["id"]] = [{"quantity": quantity, "until": until}]
+        return copy.deepcopy(subscription)
+
+    def subscription(self, customer_id: str, subscription_id: str) -> dict:
+        with self.lock:
+            return copy.deepcopy(self._subscription_now(customer_id, subscription_id))
+
+    def _additions(self, subscription: dict) -> list[dict]:
+        """Call with the lock held. A subscription seeded by a checkout gets one addition: all its refundable seats
+        until its cancellationAllowedUntilDate."""
+        if subscription["id"] not in self.subscription_additions:
+            until = _parse(subscription.get("cancellationAllowedUntilDate")) or _now()
+            self.subscription_additions[subscription["id"]] = [
+                {"quantity": int(subscription.get("refundableQuantity") or 0), "until": until}
+            ]
+        return self.subscription_additions[subscription["id"]]
+
+    def _subscription_now(self, customer_id: str, subscription_id: str) -> dict:
+        """Call with the lock held: the stored subscription with refundableQuantity as of now."""
+        subscription = self.subscriptions[customer_id][subscription_id]
+        now = _now()
+        subscription["refundableQuantity"] = sum(
+            a["quantity"] for a in self._additions(subscription) if a["until"] > now
+        )
+        return subscription
+
+    def _route_subscriptions(self, request: Recorded, customer_id: str, rest: list[str]) -> Answer:
+        with self.lock:
+            known = any(c["id"] == customer_id for c in self.customers) or customer_id in self.subscriptions
+            owned = self.subscriptions.get(customer_id, {})
+        if not known:
+            return _error(404, "60003", "Tenant not found")
+        match request.method, rest:
+            case "GET", []:
+                with self.lock:
+                    items = [copy.deepcopy(self._subscription_now(customer_id, sid)) for sid in owned]
+                return Answer(
+                    200, {"totalCount": len(items), "items": items, "attributes": {"objectType": "Collection"}}
+                )
+            case "GET", [subscription_id] if subscription_id in owned:
+                return Answer(200, self.subscription(customer_id, subscription_id))
+            case "PATCH", [subscription_id] if subscription_id in owned:
+                return self._idempotent(request, lambda r: self._patch_subscription(r, customer_id, subscription_id))
+        return _error(404, "800008", "Subscription not found")
+
+    def _patch_subscription(self, request: Recorded, customer_id: str, subscription_id: str) -> Answer:
+        try:
+            body = _camel(json.loads(request.body))
+        except ValueError:
+            return _error(400, "800002", "Invalid request input")
+        if not isinstance(body, dict) or body.get("id") != subscription_id:
+            return _error(400, "800002", "Invalid request input: the body must be the whole subscription")
+        with self.lock:
+            current = self._subscription_now(customer_id, subscription_id)
+            refused = self._nce_refusal(current, body)
+            if refused is not None:
+                return refused
+            self._apply(current, body)
+            return Answer(200, copy.deepcopy(current))
+
+    def _nce_refusal(self, current: dict, body: dict) -> Answer | None:
+        """Call with the lock held: what Microsoft refuses in a PATCH of a New Commerce subscription."""
+        now = _now()
+        if current["status"] == "deleted":
+            return _error(400, "800036", "The subscription is cancelled: it cannot be changed.")
+        quantity = int(body.get("quantity", current["quantity"]))
+        if quantity < 1:
+            return _error(400, "800002", "Invalid request input: quantity must be at least 1")
+        decrease = current["quantity"] - quantity
+        if decrease > current["refundableQuantity"]:
+            return _error(
+                400,
+                "800036",
+                f"Quantity decrease of {decrease} is not allowed: only {current['refundableQuantity']} licences "
+                "were added within their cancellation window (refundableQuantity). Seats can be reduced at renewal.",
+            )
+        until = _parse(current.get("cancellationAllowedUntilDate"))
+        if body.get("status") == "deleted" and current["status"] != "deleted" and (until is None or now > until):
+            return _error(
+                400,
+                "800036",
+                "Cancellation is not allowed: the cancellation window of this subscription "
+                f"ended at {current.get('cancellationAllowedUntilDate')}.",
+            )
+        if body.get("scheduledNextTermInstructions") and not body.get("autoRenewEnabled", current["autoRenewEnabled"]):
+            return _error(400, "800002", "scheduledNextTermInstructions can be set only when autoRenewEnabled is true.")
+        return None
+
+    def _apply(self, current: dict, body: dict) -> None:
+        """Call with the lock held: apply an allowed PATCH; a mid-term change deletes the scheduled instructions."""
+        now = _now()
+        quantity = int(body.get("quantity", current["quantity"]))
+        additions = self._additions(current)
+        if quantity > current["quantity"]:
+            window = _duration((current.get("refundOptions") or [{}])[0].get("expiresAfter") or "P7D")
+            additions.append({"quantity": quantity - current["quantity"], "until": now + window})
+        removing = current["quantity"] - quantity
+        for addition in reversed(additions):
+            if removing <= 0:
+                break
+            if addition["until"] > now:
+                taken = min(addition["quantity"], removing)
+                addition["quantity"] -= taken
+                removing -= taken
+        auto_renew = bool(body.get("autoRenewEnabled", current["autoRenewEnabled"]))
+        status = body.get("status", current["status"])
+        mid_term = quantity != current["quantity"] or status != current["status"] or not auto_renew
+        scheduled = body.get("scheduledNextTermInstructions")
+        if mid_term:
+            scheduled = None
+        if body.get("friendlyName"):
+            current["friendlyName"] = body["friendlyName"]
+        current.update(quantity=quantity, status=status, autoRenewEnabled=auto_renew)
+        current["scheduledNextTermInstructions"] = scheduled
+        if not scheduled:
+            current.pop("scheduledNextTermInstructions")
+        current["attributes"]["etag"] = _new_etag()
+        current["refundableQuantity"] = sum(a["quantity"] for a in additions if a["until"] > now)
+
 
 def _months_later(moment: dt.datetime, months: int) -> dt.datetime:
     """The same day `months` later (the month's last day when it has no such day), as a term ends."""
@@ -1058,6 +1230,34 @@ def _months_later(moment: dt.datetime, months: int) -> dt.datetime:
 
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso_seconds(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+_DURATION = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?)?$")
+
+
+def _duration(value: str) -> timedelta:
+    """An ISO-8601 duration as Microsoft writes terms and refund windows (P1M, P1Y, P3Y, P7D, PT168H)."""
+    found = _DURATION.match(value)
+    if not found:
+        return timedelta(days=7)
+    years, months, days, hours = (int(part or 0) for part in found.groups())
+    return timedelta(days=365 * years + 30 * months + days, hours=hours)
 
 
 class _Handler(BaseHTTPRequestHandler):

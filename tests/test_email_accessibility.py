@@ -204,6 +204,30 @@ def licence_contexts() -> dict[str, list[dict]]:
         "licence-approval-needed": [
             {"company": company, "change": change, "by": tess, "approvals_url": absolute_url("/c/7/approvals/")}
         ],
+        **notice_contexts(),
+    }
+
+
+def notice_contexts() -> dict[str, list[dict]]:
+    """The renewal notices (portal.licences.notices), with auto-renew on and off, and a removal window closing."""
+    company = unsaved_request(COMPANY).company
+    ada = User(email="ada@brightwave.example", first_name="Ada", language="en")
+    base = {
+        "user": ada,
+        "company": company,
+        "title": "Microsoft 365 E3",
+        "seats": 12,
+        "term": "12 months, billed monthly",
+        "renews": "3 January 2027",
+        "closes": "10 December 2026, 14:30",
+        "removable": 3,
+        "url": absolute_url("/c/7/licences/3/"),
+    }
+    return {
+        "licence-renewal": [
+            {**base, "auto_renew": auto_renew, "days": days} for auto_renew, days in ((True, 30), (False, 7))
+        ],
+        "licence-window-closing": [{**base, "auto_renew": True, "days": 7}],
     }
 
 

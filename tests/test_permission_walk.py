@@ -15,6 +15,7 @@ from portal.catalog.services import catalog_sync
 from portal.companies.models import Company, Contact, Membership
 from portal.companies.permissions import PERMISSIONS, Action, Role
 from portal.companies.services import identity_change_request, invitation_send
+from portal.licences.models import Subscription
 from portal.licences.purchase import purchase_request
 from portal.provisioning.models import Tenant
 from portal.provisioning.simulated_catalog import LICENCES
@@ -111,6 +112,16 @@ ATTEMPTS = [
     Attempt(Action.APPROVE_LICENCES, "POST", "/api/v1/companies/{company}/change-requests/{licence_change}/approve"),
     Attempt(Action.VIEW_PRICES, "GET", "/c/{company}/prices/"),
     Attempt(Action.VIEW_PRICES, "GET", "/api/v1/companies/{company}/prices"),
+    # Licences: subscriptions
+    Attempt(Action.VIEW, "GET", "/c/{company}/licences/"),
+    Attempt(Action.VIEW, "GET", "/c/{company}/licences/{subscription}/"),
+    Attempt(Action.VIEW, "GET", "/api/v1/companies/{company}/subscriptions"),
+    Attempt(
+        Action.CHANGE_LICENCES,
+        "POST",
+        "/c/{company}/licences/{subscription}/",
+        {"action": "auto_renew", "auto_renew": "off"},
+    ),
 ]
 
 
@@ -144,7 +155,28 @@ def brightwave(submitted, role: Role) -> World:
         company=company, by=mia, role=Role.TECHNICAL, asked=PURCHASE, acknowledged_text="12 months, billed monthly"
     )
     ids = {"member": member.pk, "contact": contact.pk, "invitation": invitation.pk, "licence_change": waiting.pk}
+    ids["subscription"] = subscription_of(submitted).pk
     return World(company, user, ids)
+
+
+def subscription_of(request) -> Subscription:
+    """An active subscription of the request's company, on a tenant of its own."""
+    tenant = Tenant.objects.filter(company=request.company).first() or Tenant.objects.create(
+        request=request, company=request.company, customer_id=f"walk-{request.pk}", domain=f"walk{request.pk}.example"
+    )
+    return Subscription.objects.create(
+        company=request.company,
+        tenant=tenant,
+        pc_id=f"walk-sub-{request.pk}",
+        catalog_item_id="CFQ7TTC0LH18:0001:CFQ7TTC0K5DM",
+        product_id="CFQ7TTC0LH18",
+        sku_id="0001",
+        friendly_name="Microsoft 365 Business Basic",
+        quantity=5,
+        status="active",
+        term_duration="P1Y",
+        billing_cycle="monthly",
+    )
 
 
 def send(client: Client, method: str, path: str, body: dict | None):
@@ -243,6 +275,7 @@ def two_companies(signed, worker, other_company_user):
         "contact": company.contacts.first().pk,
         "invitation": invitation.pk,
         "agreement": signed.agreements.get().pk,
+        "subscription": subscription_of(signed).pk,
     }
     olgas = Membership.objects.get(user=other_company_user)
     Membership.objects.filter(pk=olgas.pk).update(role=Role.ADMIN)  # she may do everything, in her own company

@@ -6,6 +6,7 @@ from ninja.errors import AuthenticationError
 
 from portal.accounts.recent_auth import RecentAuthNeeded
 from portal.api import activation, licences, me, requests, schemas, signing, staff, tokens
+from portal.api import subscriptions as subscriptions_api
 from portal.companies.permissions import NotAllowed, SecondFactorNeeded
 from portal.core.ratelimit import RateLimited, retry_after
 from portal.onboarding.pipeline import IllegalMove
@@ -26,6 +27,7 @@ api.add_router("", activation.router)
 api.add_router("", me.router)
 api.add_router("/staff", staff.router)
 api.add_router("", licences.router)
+api.add_router("", subscriptions_api.router)
 
 
 @api.exception_handler(schemas.FieldErrors)

@@ -351,6 +351,25 @@ class Provisioner(Protocol):
         """
         ...
 
+    # Subscriptions (New Commerce): Microsoft's Subscription resources as Partner Center returns them.
+
+    def subscriptions_list(self, *, customer_id: str) -> list[dict[str, Any]]:
+        """Every subscription of the customer."""
+        ...
+
+    def subscription_get(self, *, customer_id: str, subscription_id: str) -> dict[str, Any]:
+        """One subscription of the customer."""
+        ...
+
+    def subscription_patch(
+        self, *, customer_id: str, subscription_id: str, resource: dict[str, Any], request_id: str
+    ) -> dict[str, Any]:
+        """Send the whole subscription with the fields changed (Microsoft's PATCH); returns it as stored.
+
+        `request_id` is the change's MS-RequestId, the same on every attempt. A change New Commerce refuses
+        (seats beyond refundableQuantity, a cancellation after the window) is a permanent ProvisionerError.
+        """
+
     def catalog_products(self, *, country: str, locale: str) -> list[CatalogProduct]:
         """The licence-based (New Commerce) products offered in `country`, titled in `locale` (e.g. "nl-BE")."""
         ...

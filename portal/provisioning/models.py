@@ -103,3 +103,17 @@ class BillingProfileSync(models.Model):
 
     def __str__(self) -> str:
         return f"billing profile of {self.tenant} ({self.get_status_display()})"
+
+
+class SimulatedSubscription(models.Model):
+    """The `simulated` provisioner's subscription: Microsoft's resource, and when each addition of seats may still
+    be removed (`additions`: [{"quantity", "until"}], as the Partner Center fake models it)."""
+
+    customer_id = models.CharField(max_length=64, db_index=True)
+    subscription_id = models.CharField(max_length=64, unique=True)
+    resource = models.JSONField(default=dict)
+    additions = models.JSONField(default=list)
+    request_ids = models.JSONField(default=list, help_text="MS-RequestIds already applied")
+
+    def __str__(self) -> str:
+        return self.subscription_id

@@ -350,6 +350,39 @@ class PartnerCenterProvisioner:
             raise self._refusal(response, f"update the billing profile of customer {customer_id}")
         return self._billing_profile(response, customer_id)
 
+    # Subscriptions (New Commerce)
+
+    @staticmethod
+    def _subscriptions_path(customer_id: str, subscription_id: str = "") -> str:
+        path = f"/v1/customers/{urllib.parse.quote(customer_id)}/subscriptions"
+        return f"{path}/{urllib.parse.quote(subscription_id)}" if subscription_id else path
+
+    def subscriptions_list(self, *, customer_id: str) -> list[dict[str, Any]]:
+        response = self._api("GET", self._subscriptions_path(customer_id))
+        if not response.ok:
+            raise self._refusal(response, f"list the subscriptions of customer {customer_id}")
+        body = response.json()
+        return [item for item in (body.get("items") or []) if isinstance(item, dict)] if isinstance(body, dict) else []
+
+    def subscription_get(self, *, customer_id: str, subscription_id: str) -> dict[str, Any]:
+        response = self._api("GET", self._subscriptions_path(customer_id, subscription_id))
+        if not response.ok:
+            raise self._refusal(response, f"read the subscription {subscription_id}")
+        return response.json()
+
+    def subscription_patch(
+        self, *, customer_id: str, subscription_id: str, resource: dict[str, Any], request_id: str
+    ) -> dict[str, Any]:
+        response = self._api(
+            "PATCH",
+            self._subscriptions_path(customer_id, subscription_id),
+            json_body=resource,
+            request_id=request_id,
+        )
+        if not response.ok:
+            raise self._refusal(response, f"change the subscription {subscription_id}")
+        return response.json()
+
     def catalog_products(self, *, country: str, locale: str) -> list[CatalogProduct]:
         query = {"country": country, "targetView": CATALOG_TARGET_VIEW, "targetSegment": CATALOG_SEGMENT}
         items = self._collection(

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.provisioning import nce
 from portal.provisioning.base import (
     AgreementSigner,
     BillingProfile,
@@ -29,7 +30,7 @@ from portal.provisioning.base import (
     catalog_product_of,
     catalog_sku_of,
 )
-from portal.provisioning.models import SimulatedBillingProfile, SimulatedCart, SimulatedCustomer
+from portal.provisioning.models import SimulatedBillingProfile, SimulatedCart, SimulatedCustomer, SimulatedSubscription
 from portal.provisioning.simulated_catalog import (
     LICENCES,
     Licence,
@@ -56,6 +57,18 @@ def _billing_resource(profile: CustomerProfile) -> dict[str, Any]:
         "defaultAddress": {"region": "", "state": "", "addressLine2": "", **created["defaultAddress"]},
         "attributes": {"objectType": "CustomerBillingProfile"},
     }
+
+
+def simulated_subscription_add(*, customer_id: str, resource: dict[str, Any]) -> SimulatedSubscription:
+    """Store a subscription at the simulated Microsoft (a purchase, demo data, a test): all its refundable seats in
+    one addition, until its cancellationAllowedUntilDate."""
+    addition = {
+        "quantity": resource.get("refundableQuantity", 0),
+        "until": resource.get("cancellationAllowedUntilDate"),
+    }
+    return SimulatedSubscription.objects.create(
+        customer_id=customer_id, subscription_id=resource["id"], resource=resource, additions=[addition]
+    )
 
 
 class SimulatedProvisioner:
@@ -162,6 +175,54 @@ class SimulatedProvisioner:
             stored.save(update_fields=["resource", "etag", "updated_at"])
         return self._as_billing_profile(stored)
 
+    # Subscriptions (New Commerce), with Microsoft's rules against the clock (portal.provisioning.nce)
+
+    def subscriptions_list(self, *, customer_id: str) -> list[dict[str, Any]]:
+        self._pause()
+        rows = SimulatedSubscription.objects.filter(customer_id=customer_id).order_by("pk")
+        return [self._subscription_now(row) for row in rows]
+
+    def subscription_get(self, *, customer_id: str, subscription_id: str) -> dict[str, Any]:
+        self._pause()
+        return self._subscription_now(self._subscription_row(customer_id, subscription_id))
+
+    def subscription_patch(
+        self, *, customer_id: str, subscription_id: str, resource: dict[str, Any], request_id: str
+    ) -> dict[str, Any]:
+        self._pause()
+        now = timezone.now()
+        with transaction.atomic():
+            row = self._subscription_row(customer_id, subscription_id, lock=True)
+            if request_id in row.request_ids:  # the same MS-RequestId: Microsoft answers as the first time
+                return self._subscription_now(row)
+            current = self._subscription_now(row)
+            refused = nce.refusal(current, resource, refundable_now=current["refundableQuantity"], now=now)
+            if refused:
+                raise ProvisionerError(
+                    _("Microsoft refused to change the subscription (simulated): %(reason)s") % {"reason": refused},
+                    code="refused",
+                )
+            row.resource, row.additions = nce.applied(current, resource, row.additions, now)
+            row.request_ids = [*row.request_ids, request_id][-50:]
+            row.save(update_fields=["resource", "additions", "request_ids"])
+        return self._subscription_now(row)
+
+    @staticmethod
+    def _subscription_row(customer_id: str, subscription_id: str, *, lock: bool = False) -> SimulatedSubscription:
+        rows = SimulatedSubscription.objects.select_for_update() if lock else SimulatedSubscription.objects
+        found = rows.filter(customer_id=customer_id, subscription_id=subscription_id).first()
+        if found is None:
+            raise ProvisionerError(
+                _("Microsoft does not know the subscription %(subscription)s (simulated).")
+                % {"subscription": subscription_id},
+                code="not_found",
+            )
+        return found
+
+    @staticmethod
+    def _subscription_now(row: SimulatedSubscription) -> dict[str, Any]:
+        return {**row.resource, "refundableQuantity": nce.refundable(row.additions, timezone.now())}
+
     def catalog_products(self, *, country: str, locale: str) -> list[CatalogProduct]:
         self._pause()
         return [catalog_product_of(product_resource(licence, locale=locale)) for licence in LICENCES]
@@ -251,6 +312,8 @@ class SimulatedProvisioner:
             if cart.orders is None:
                 cart.orders = [_simulated_order(customer_id, cart.lines)]
                 cart.save(update_fields=["orders"])
+                for subscription in cart.orders[0]["subscriptions"]:  # the subscriptions the simulation then serves
+                    simulated_subscription_add(customer_id=customer_id, resource=subscription)
         return [
             PlacedOrder(id=order["id"], status=order["status"], raw=order, subscriptions=order["subscriptions"])
             for order in cart.orders
