@@ -338,3 +338,25 @@ def test_the_hourly_sync_reads_every_tenant_and_sets_its_next_run(bought, fake_p
     assert len(fake_partner_center.api_requests("GET", f"/v1/customers/{CUSTOMER}/subscriptions")) == listed + 1
     assert Subscription.objects.filter(friendly_name="Bought in Partner Center", quantity=2).exists()
     assert Timer.objects.get(key=SYNC_KEY).due_at == BOUGHT + timedelta(hours=2, minutes=1)
+
+
+def test_the_api_takes_a_removal_inside_the_window_and_refuses_it_on_day_8_with_what_is_possible(
+    bought, ada, fake_partner_center, time_machine
+):
+    path = f"/api/v1/companies/{bought.company_id}/change-requests"
+    asked = {"kind": "remove_seats", "subscription_id": bought.pk, "quantity": 2}
+    inside = ada.post(path, json.dumps(asked), content_type="application/json")
+    assert inside.status_code == 202, inside.content
+    assert ChangeRequest.objects.get(pk=inside.json()["id"]).status == ChangeRequest.Status.APPROVED
+
+    time_machine.move_to(BOUGHT + timedelta(days=8), tick=False)
+    subscription_resync(bought)
+    late = ada.post(path, json.dumps({**asked, "quantity": 1}), content_type="application/json")
+    assert late.status_code == 409
+    detail_text = late.json()["detail"]
+    assert "The window to remove seats has closed" in detail_text and "Schedule fewer seats at renewal." in detail_text
+    cancel = ada.post(
+        path, json.dumps({"kind": "cancel", "subscription_id": bought.pk}), content_type="application/json"
+    )
+    assert cancel.status_code == 409 and "The window to cancel this subscription has closed" in cancel.json()["detail"]
+    assert ChangeRequest.objects.count() == 1
