@@ -9,6 +9,7 @@ import sys
 import threading
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ from portal.catalog.services import catalog_sync
 from portal.companies.models import Company, Membership
 from portal.licences.changes import change_run
 from portal.licences.models import ChangeRequest, LicenceEvent, Order, Subscription
+from portal.pricing.models import PriceRule
+from portal.pricing.services import cost_row, money, price_options
 from portal.pricing.sheets import month_first, price_sheet_import
 from portal.provisioning.models import Tenant
 from portal.provisioning.simulated_prices import simulated_price_sheet
@@ -330,25 +333,31 @@ def test_another_companys_licence_pages_and_changes_answer_404(shop, other_compa
     assert answer.status_code == 404 and answer.json()["detail"].startswith("No such")
 
 
-def test_the_subscription_kinds_are_not_available_until_registered(shop):
+def test_the_catalogue_page_shows_the_four_terms_from_the_sheet_priced_by_the_rules(shop):
     company, _customer, people = shop
-    subscription = Subscription.objects.create(
-        company=company,
-        tenant=company.tenants.get(),
-        pc_id="sub-1",
-        catalog_item_id=item_of(BASIC),
-        product_id=BASIC,
-        sku_id="0001",
-        friendly_name="Basic",
-        quantity=3,
-        status="active",
-        term_duration="P1Y",
-        billing_cycle="monthly",
+    premium = "CFQ7TTC0LCHC"  # Business Premium: a month, a year billed monthly, a year upfront, three years
+    options = price_options(premium, "0002", company=company, on=timezone.localdate())
+    assert [(o.term_duration, o.billing_cycle) for o in options] == [
+        ("P1M", "monthly"),
+        ("P1Y", "monthly"),
+        ("P1Y", "annual"),
+        ("P3Y", "annual"),
+    ]
+    PriceRule.objects.create(
+        scope=PriceRule.Scope.COMPANY, company=company, kind=PriceRule.Kind.COST_PLUS_PCT, value=10
     )
+    ruled = price_options(premium, "0002", company=company, on=timezone.localdate())
+    page = signed_in(people["admin"]).get(f"/c/{company.pk}/catalog/").content.decode()
+    for option in ruled:  # each term's price for the company, by its rule, as the page writes it
+        assert money(option.term_price, option.currency, "en") in page
+    row = cost_row(premium, "0002", "P1Y", "Annual", on=timezone.localdate())
+    assert ruled[2].term_price == (row.unit_price * Decimal("1.10")).quantize(Decimal("0.01"))
+
+
+def test_a_kind_the_portal_does_not_know_is_refused(shop):
+    company, _customer, people = shop
     answer = api_post(
-        signed_in(people["admin"]),
-        f"/api/v1/companies/{company.pk}/change-requests",
-        {"kind": "cancel", "subscription_id": subscription.pk},
+        signed_in(people["admin"]), f"/api/v1/companies/{company.pk}/change-requests", {"kind": "transition"}
     )
-    assert answer.status_code == 422 and "cannot be made from the portal yet" in answer.json()["detail"]
+    assert answer.status_code == 422 and "Say which kind of change" in answer.json()["detail"]
     assert ChangeRequest.objects.count() == 0

@@ -154,7 +154,15 @@ def signed_ids(team):
     company, _, bert = team
     member = Membership.objects.get(user=bert)
     contact = company.contacts.first()
-    return {"member": member.pk, "contact": contact.pk, "invitation": 1, "agreement": 1, "change": 1}
+    return {
+        "member": member.pk,
+        "contact": contact.pk,
+        "invitation": 1,
+        "agreement": 1,
+        "change": 1,
+        "subscription": 1,
+        "licence_change": 1,
+    }
 
 
 @pytest.mark.browser
