@@ -3,9 +3,6 @@ local fake) as a cart then its checkout with one MS-RequestId; approvals; refusa
 Microsoft's answer and our commit; throttling; read-only members who see no price."""
 
 import json
-import signal
-import subprocess
-import sys
 import threading
 import uuid
 from datetime import timedelta
@@ -28,7 +25,7 @@ from portal.pricing.services import cost_row, money, price_options
 from portal.pricing.sheets import month_first, price_sheet_import
 from portal.provisioning.models import Tenant
 from portal.provisioning.simulated_prices import simulated_price_sheet
-from tests.test_provisioning_partner_center import _worker_env
+from tests.test_provisioning_partner_center import _worker_env, worker_killed_when, worker_once_after_a_kill
 
 ROOT = Path(__file__).resolve().parent.parent
 BASIC = "CFQ7TTC0LH18"  # Microsoft 365 Business Basic: 1 to 300 seats
@@ -262,28 +259,13 @@ def test_a_worker_killed_after_microsoft_accepted_the_checkout_leaves_one_order(
     env = _worker_env(fake_partner_center, int(settings.MAILERS["default"]["OPTIONS"]["port"]))
     fake_partner_center.hold_answer_after_checkout = threading.Event()
     api_post(signed_in(people["billing"]), f"/api/v1/companies/{company.pk}/change-requests", purchase(item_of(BASIC)))
-    first = subprocess.Popen([sys.executable, "manage.py", "run_worker", "--interval", "0.2", "-v0"], cwd=ROOT, env=env)
-    try:
-        assert fake_partner_center.checked_out.wait(60), "the worker never checked the cart out"
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-    finally:
-        fake_partner_center.hold_answer_after_checkout.set()
-        if first.poll() is None:
-            first.kill()
+    worker_killed_when(
+        env, fake_partner_center.checked_out, fake_partner_center.hold_answer_after_checkout, "checked the cart out"
+    )
     change = ChangeRequest.objects.get()
     assert change.status == Status.SUBMITTING and change.pc_cart_id and Order.objects.count() == 0
     fake_partner_center.hold_answer_after_checkout = None
-    second = subprocess.run(
-        [sys.executable, "manage.py", "run_worker", "--once", "-v1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert "Re-queued 1 job(s) left running" in second.stdout
+    worker_once_after_a_kill(env)
     change.refresh_from_db()
     assert change.status == Status.SUCCEEDED, change.error
     assert len(fake_partner_center.orders[customer_id]) == 1 and Order.objects.count() == 1

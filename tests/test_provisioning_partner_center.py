@@ -111,23 +111,21 @@ def _worker_env(fake, smtp_port: int) -> dict:
     return env
 
 
-def test_a_worker_killed_after_microsoft_created_the_customer_leaves_exactly_one_tenant(
-    signed, fake_partner_center, smtp_server
-):
-    """SIGKILL between Microsoft's answer and our commit: a new worker finishes, and Microsoft holds one customer."""
-    port = int(settings.MAILERS["default"]["OPTIONS"]["port"])
-    env = _worker_env(fake_partner_center, port)
-    fake_partner_center.hold_answer_after_create = threading.Event()
+def worker_killed_when(env: dict, reached: threading.Event, held: threading.Event, doing: str) -> None:
+    """Start a real worker and SIGKILL it once the fake has answered it (`reached`) and holds the answer (`held`)."""
     first = subprocess.Popen([sys.executable, "manage.py", "run_worker", "--interval", "0.2", "-v0"], cwd=ROOT, env=env)
     try:
-        assert fake_partner_center.customer_created.wait(60), "the worker never asked Microsoft to create the customer"
+        assert reached.wait(60), f"the worker never {doing}"
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:
-        fake_partner_center.hold_answer_after_create.set()
+        held.set()
         if first.poll() is None:
             first.kill()
-    assert TenantRequest.objects.get(pk=signed.pk).stage == "provisioning"
+
+
+def worker_once_after_a_kill(env: dict) -> None:
+    """A new worker, once: it puts back the job the killed one left running, and runs it."""
     second = subprocess.run(
         [sys.executable, "manage.py", "run_worker", "--once", "-v1"],
         cwd=ROOT,
@@ -138,6 +136,23 @@ def test_a_worker_killed_after_microsoft_created_the_customer_leaves_exactly_one
     )
     assert second.returncode == 0, second.stderr[-2000:]
     assert "Re-queued 1 job(s) left running" in second.stdout
+
+
+def test_a_worker_killed_after_microsoft_created_the_customer_leaves_exactly_one_tenant(
+    signed, fake_partner_center, smtp_server
+):
+    """SIGKILL between Microsoft's answer and our commit: a new worker finishes, and Microsoft holds one customer."""
+    port = int(settings.MAILERS["default"]["OPTIONS"]["port"])
+    env = _worker_env(fake_partner_center, port)
+    fake_partner_center.hold_answer_after_create = threading.Event()
+    worker_killed_when(
+        env,
+        fake_partner_center.customer_created,
+        fake_partner_center.hold_answer_after_create,
+        "asked Microsoft to create the customer",
+    )
+    assert TenantRequest.objects.get(pk=signed.pk).stage == "provisioning"
+    worker_once_after_a_kill(env)
     signed.refresh_from_db()
     assert signed.stage == "completed"
     assert len(fake_partner_center.customers) == 1
